@@ -1,0 +1,524 @@
+"""Shared estimator plumbing: parameters, validation, and building the skorch net."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
+from skorch.callbacks import EarlyStopping, LRScheduler
+from skorch.helper import predefined_split
+
+from sklstm._data import SequenceDataset, is_ragged, pad_ragged
+from sklstm._module import _ACTIVATIONS, LSTMNetwork
+from sklstm._net import SequenceNet, TrainingDivergedError
+from sklstm._threads import auto_threads, torch_threads
+
+_OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+}
+_SCHEDULERS = {"plateau", "cosine", "step", "onecycle", "exponential"}
+
+
+class _BaseLSTM(BaseEstimator):
+    """Base class of the LSTM estimators. Not for direct use."""
+
+    _parameter_constraints: dict = {
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "num_layers": [Interval(Integral, 1, None, closed="left")],
+        "bidirectional": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "head_units": [tuple, list],
+        "head_activation": [StrOptions(set(_ACTIVATIONS))],
+        "norm": [StrOptions({"layer", "batch"}), None],
+        "return_sequences": ["boolean"],
+        "embedding_dim": [Interval(Integral, 1, None, closed="left"), None],
+        "optimizer": [StrOptions(set(_OPTIMIZERS)), callable],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "l1": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "lr_scheduler": [StrOptions(_SCHEDULERS), None],
+        "lr_scheduler_params": [dict, None],
+        "gradient_clip": [Interval(Real, 0, None, closed="neither"), None],
+        "gradient_clip_value": [Interval(Real, 0, None, closed="neither"), None],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "validation_split": [StrOptions({"auto", "last", "random", "stratified"})],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "callbacks": [list, None],
+        "device": [StrOptions({"cpu", "cuda", "auto"}), torch.device, str],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        *,
+        hidden_size: int = 32,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        head_units: tuple[int, ...] = (),
+        head_activation: str = "relu",
+        norm: str | None = None,
+        return_sequences: bool = False,
+        embedding_dim: int | None = None,
+        optimizer: str | type = "adam",
+        lr: float = 1e-3,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        l1: float = 0.0,
+        batch_size: int = 64,
+        max_epochs: int = 50,
+        shuffle: bool = True,
+        lr_scheduler: str | None = None,
+        lr_scheduler_params: dict | None = None,
+        gradient_clip: float | None = None,
+        gradient_clip_value: float | None = None,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        validation_split: str = "auto",
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        callbacks: list | None = None,
+        device: str = "cpu",
+        n_threads: int | None = None,
+        random_state: int | np.random.RandomState | None = None,
+        verbose: int = 0,
+        warm_start: bool = False,
+    ) -> None:
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.head_units = head_units
+        self.head_activation = head_activation
+        self.norm = norm
+        self.return_sequences = return_sequences
+        self.embedding_dim = embedding_dim
+        self.optimizer = optimizer
+        self.lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.l1 = l1
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.shuffle = shuffle
+        self.lr_scheduler = lr_scheduler
+        self.lr_scheduler_params = lr_scheduler_params
+        self.gradient_clip = gradient_clip
+        self.gradient_clip_value = gradient_clip_value
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.validation_split = validation_split
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.callbacks = callbacks
+        self.device = device
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # ------------------------------------------------------------------ input
+    def _check_X(self, X, *, reset: bool) -> SequenceDataset:
+        """Validate ``X`` into tensors; on ``reset`` record the input's shape."""
+        tokens = self.embedding_dim is not None
+        dtype = np.int64 if tokens else np.float32
+        lengths = None
+        expected = None if reset else self.input_size_
+        if is_ragged(X):
+            values, lengths = pad_ragged(X, dtype=np.float64, n_features=expected)
+            input_size = 1 if values.ndim == 2 else values.shape[2]
+            if expected is not None and input_size != expected:
+                raise ValueError(
+                    f"X has {input_size} features per time step, but "
+                    f"{type(self).__name__} is expecting {expected} features as input."
+                )
+            if reset:
+                self.n_features_in_ = input_size
+                self.n_timesteps_in_ = None
+        else:
+            ndim = len(X.shape) if hasattr(X, "shape") else np.asarray(X).ndim
+            if ndim == 3:
+                values = check_array(
+                    X, allow_nd=True, dtype=[np.float64, np.float32], input_name="X"
+                )
+                if values.shape[1] == 0 or values.shape[2] == 0:
+                    raise ValueError(
+                        f"X has shape {values.shape}; it needs at least one time step "
+                        "and one feature."
+                    )
+                input_size = values.shape[2]
+                if expected is not None and input_size != expected:
+                    raise ValueError(
+                        f"X has {input_size} features per time step, but "
+                        f"{type(self).__name__} is expecting {expected} features as "
+                        "input."
+                    )
+                if reset:
+                    self.n_features_in_ = input_size
+            elif ndim > 3:
+                raise ValueError(
+                    f"X has {ndim} dimensions; expected 3D (n_samples, n_timesteps, "
+                    "n_features), 2D (n_samples, n_timesteps) or a list of sequences."
+                )
+            else:
+                if expected not in (None, 1):
+                    raise ValueError(
+                        f"{type(self).__name__} was fitted on sequences with "
+                        f"{expected} features per time step; give X as 3D "
+                        f"(n_samples, n_timesteps, {expected}); 2D X means "
+                        "univariate sequences."
+                    )
+                # 2D is a batch of univariate sequences; validate_data also keeps
+                # sklearn's bookkeeping (n_features_in_ = n_timesteps, feature names)
+                values = validate_data(
+                    self, X, reset=reset, dtype=[np.float64, np.float32]
+                )
+                input_size = 1
+            if reset:
+                self.n_timesteps_in_ = values.shape[1]
+        if reset:
+            self.input_size_ = input_size
+        if tokens:
+            values = self._check_tokens(values, reset=reset)
+            if values.ndim == 3:
+                raise ValueError(
+                    "With embedding_dim set, X holds token ids: give 2D "
+                    "(n_samples, n_timesteps) or a list of 1D id sequences."
+                )
+        elif values.ndim == 2:
+            values = values[:, :, None]
+        X_t = torch.from_numpy(np.require(values, dtype=dtype, requirements=["C", "W"]))
+        return SequenceDataset(
+            X_t, None if lengths is None else torch.from_numpy(lengths)
+        )
+
+    def _check_tokens(self, values: np.ndarray, *, reset: bool) -> np.ndarray:
+        if not np.array_equal(values, np.round(values)) or values.min() < 0:
+            raise ValueError(
+                "With embedding_dim set, X must hold non-negative integer token ids "
+                "(0 is padding); use sklstm.preprocessing.TextSequencer for text."
+            )
+        top = int(values.max())
+        if reset:
+            self.vocab_size_ = top + 1
+        elif top >= self.vocab_size_:
+            raise ValueError(
+                f"X holds token id {top}, but the vocabulary seen in fit has "
+                f"{self.vocab_size_} ids; map unknown tokens to an "
+                "out-of-vocabulary id."
+            )
+        return values
+
+    def _check_y_present(self, y) -> None:
+        if y is None:
+            raise ValueError(
+                f"This {type(self).__name__} estimator requires y to be passed, "
+                "but the target y is None."
+            )
+
+    def _check_length(self, data: SequenceDataset, y: np.ndarray) -> None:
+        if len(data) != len(y):
+            raise ValueError(
+                f"Found input variables with inconsistent numbers of samples: "
+                f"[{len(data)}, {len(y)}]"
+            )
+        if self.return_sequences:
+            if y.ndim < 2 or y.shape[1] != data.X.shape[1]:
+                raise ValueError(
+                    "With return_sequences=True, y needs one target per time step: "
+                    f"shape (n_samples, {data.X.shape[1]}[, n_outputs]), got {y.shape}."
+                )
+            if data.lengths is not None:
+                raise ValueError(
+                    "return_sequences=True needs equal-length sequences; pad them "
+                    "to one length first."
+                )
+
+    # --------------------------------------------------------------- training
+    def _resolve_device(self) -> str:
+        device = str(self.device)
+        if device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(
+                f"device={self.device!r} but CUDA is not available; use device='cpu' "
+                "or device='auto'."
+            )
+        try:
+            torch.device(device)
+        except RuntimeError as exc:
+            raise ValueError(f"Unknown device {self.device!r}: {exc}") from exc
+        return device
+
+    def _check_head_units(self) -> tuple[int, ...]:
+        units = tuple(self.head_units)
+        if not all(isinstance(u, Integral) and u >= 1 for u in units):
+            raise ValueError(
+                "head_units must be a tuple of positive integers, got "
+                f"{self.head_units!r}."
+            )
+        return units
+
+    def _split_indices(self, y: np.ndarray, n: int, seed: int):
+        """Train and validation row indices for early stopping."""
+        how = self.validation_split
+        if how == "auto":
+            how = "stratified" if self._is_classifier_target() else "random"
+        n_valid = int(np.ceil(self.validation_fraction * n))
+        if n_valid < 1 or n - n_valid < 1:
+            raise ValueError(
+                f"early_stopping needs at least 2 samples to split off a validation "
+                f"set (validation_fraction={self.validation_fraction}, n_samples={n})."
+            )
+        if how == "last":  # the most recent rows: no look-ahead across time
+            return np.arange(n - n_valid), np.arange(n - n_valid, n)
+        if how == "stratified":
+            labels = y.reshape(n, -1)[:, 0]
+            splitter = StratifiedShuffleSplit(1, test_size=n_valid, random_state=seed)
+            try:
+                return next(splitter.split(np.zeros(n), labels))
+            except ValueError as exc:
+                raise ValueError(
+                    f"Cannot stratify the validation split: {exc} Use "
+                    "validation_split='random' or a larger validation_fraction."
+                ) from exc
+        return next(
+            ShuffleSplit(1, test_size=n_valid, random_state=seed).split(np.zeros(n))
+        )
+
+    def _is_classifier_target(self) -> bool:
+        return False
+
+    def _optimizer_spec(self, device: str) -> tuple[type, dict]:
+        if isinstance(self.optimizer, str):
+            cls = _OPTIMIZERS[self.optimizer]
+        else:
+            cls = self.optimizer
+        kwargs: dict = {"weight_decay": self.weight_decay}
+        if cls in (torch.optim.SGD, torch.optim.RMSprop):
+            kwargs["momentum"] = self.momentum
+        if cls in (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD):
+            kwargs["fused"] = True  # one kernel per step instead of one per tensor
+        return cls, kwargs
+
+    def _scheduler_callback(self, n_batches: int, monitor: str) -> LRScheduler | None:
+        if self.lr_scheduler is None:
+            return None
+        params = dict(self.lr_scheduler_params or {})
+        epochs = self.max_epochs
+        sched = torch.optim.lr_scheduler
+        defaults = {
+            "plateau": (sched.ReduceLROnPlateau, {"factor": 0.5, "patience": 5}),
+            "cosine": (sched.CosineAnnealingLR, {"T_max": epochs}),
+            "step": (sched.StepLR, {"step_size": max(1, epochs // 3), "gamma": 0.1}),
+            "exponential": (sched.ExponentialLR, {"gamma": 0.95}),
+            "onecycle": (
+                sched.OneCycleLR,
+                {"max_lr": self.lr, "total_steps": epochs * n_batches},
+            ),
+        }
+        policy, kwargs = defaults[self.lr_scheduler]
+        kwargs.update(params)
+        if self.lr_scheduler == "plateau":
+            kwargs["monitor"] = monitor
+        step_every = "batch" if self.lr_scheduler == "onecycle" else "epoch"
+        return LRScheduler(policy=policy, step_every=step_every, **kwargs)
+
+    def _build_net(self, *, input_size, output_size, criterion, device, seed, n_train):
+        has_valid = self.early_stopping
+        monitor = "valid_loss" if has_valid else "train_loss"
+        callbacks = []
+        if self.early_stopping:
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss",
+                        patience=self.n_iter_no_change,
+                        threshold=self.tol,
+                        threshold_mode="abs",
+                        load_best=True,
+                    ),
+                )
+            )
+        n_batches = max(1, n_train // self.batch_size)
+        scheduler = self._scheduler_callback(n_batches, monitor)
+        if scheduler is not None:
+            callbacks.append(("lr_scheduler", scheduler))
+        # deep copies: a search or clone must never share callback state between fits
+        callbacks += [copy.deepcopy(cb) for cb in self.callbacks or []]
+        opt_cls, opt_kwargs = self._optimizer_spec(device)
+        return SequenceNet(
+            module=LSTMNetwork,
+            module__input_size=input_size,
+            module__output_size=output_size,
+            module__hidden_size=self.hidden_size,
+            module__num_layers=self.num_layers,
+            module__bidirectional=self.bidirectional,
+            module__dropout=self.dropout,
+            module__head_units=self._check_head_units(),
+            module__head_activation=self.head_activation,
+            module__norm=self.norm,
+            module__return_sequences=self.return_sequences,
+            module__vocab_size=getattr(self, "vocab_size_", None),
+            module__embedding_dim=self.embedding_dim,
+            criterion=criterion,
+            optimizer=opt_cls,
+            lr=self.lr,
+            **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            train_split=None,
+            callbacks=callbacks,
+            device=device,
+            verbose=self.verbose,
+            l1=self.l1,
+            gradient_clip=self.gradient_clip,
+            gradient_clip_value=self.gradient_clip_value,
+            shuffle=self.shuffle,
+            seed=seed,
+            min_batch=2 if self.norm == "batch" else 1,
+        )
+
+    def _fit(self, X, y, sample_weight=None, *, epochs=None, classes=None):
+        self._check_y_present(y)
+        warm = (self.warm_start or epochs is not None) and hasattr(self, "net_")
+        data = self._check_X(X, reset=not warm)
+        y_arr = self._check_target(y, data, fit=not warm, classes=classes)
+        self._check_length(data, y_arr)
+        n = len(data)
+        sw = None
+        if sample_weight is not None:
+            sw = _check_sample_weight(
+                sample_weight, np.empty(n), ensure_non_negative=True
+            )
+            if not np.isfinite(sw).all():
+                raise ValueError("sample_weight contains NaN or infinity.")
+            if sw.sum() <= 0:
+                raise ValueError("sample_weight sums to zero; no sample would count.")
+            # mean 1: weights set each sample's share without changing the step size
+            data.weight = torch.from_numpy((sw / sw.mean()).astype(np.float32))
+        data.y = self._target_tensor(y_arr, sw, reset=not warm)
+
+        device = self._resolve_device()
+        seed = int(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        )
+        train, valid = data, None
+        if self.early_stopping:
+            tr, va = self._split_indices(y_arr, n, seed)
+            train, valid = data.subset(tr), data.subset(va)
+        train, valid = train.to(device), valid.to(device) if valid is not None else None
+
+        threads = self.n_threads or auto_threads(
+            self.batch_size, self.embedding_dim or self.input_size_, self.hidden_size
+        )
+        cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
+        with torch_threads(threads), torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(seed)
+            if warm:
+                net = self.net_
+                net.max_epochs, net.verbose = self.max_epochs, self.verbose
+            else:
+                net = self._build_net(
+                    input_size=self.input_size_,
+                    output_size=self._n_outputs(),
+                    criterion=self._criterion(data),
+                    device=device,
+                    seed=seed,
+                    n_train=len(train),
+                )
+                net.initialize()
+            net.train_split = predefined_split(valid) if valid is not None else None
+            n_before = len(net.history)
+            try:
+                net.partial_fit(train, None, epochs=epochs)
+            except TrainingDivergedError as exc:
+                raise ValueError(
+                    f"Training diverged: {exc} Lower lr, set gradient_clip, or scale "
+                    "the inputs (sklstm.preprocessing.SequenceScaler)."
+                ) from None
+            finally:
+                net.train_split = None  # do not keep the validation data alive
+        self._record_fit(net, n_before, device)
+        return self
+
+    def _record_fit(self, net: SequenceNet, n_before: int, device: str) -> None:
+        self.net_ = net
+        self.device_ = device
+        self.history_ = net.history
+        self.n_iter_ = len(net.history) - n_before
+        self.loss_curve_ = [float(v) for v in net.history[:, "train_loss"]]
+        self.validation_loss_curve_ = None
+        self.best_epoch_ = len(net.history)
+        if self.early_stopping:
+            self.validation_loss_curve_ = [
+                float(v) for v in net.history[n_before:, "valid_loss"]
+            ]
+            stopper = dict(net.callbacks_)["early_stopping"]
+            self.best_epoch_ = int(stopper.best_epoch_)
+            stopper.best_model_weights_ = (
+                None  # a copy of the weights: not worth keeping
+            )
+        self.n_parameters_ = sum(p.numel() for p in net.module_.parameters())
+
+    # ------------------------------------------------------------- predicting
+    def _predict_raw(self, X) -> np.ndarray:
+        """Float64 network outputs for ``X``, computed in float32."""
+        check_is_fitted(self)
+        data = self._check_X(X, reset=False)
+        threads = self.n_threads or auto_threads(
+            self.batch_size, self.embedding_dim or self.input_size_, self.hidden_size
+        )
+        with torch_threads(threads):
+            out = self.net_.predict_raw(data.to(self.device_))
+        if not np.isfinite(out).all():
+            warnings.warn(
+                "The network produced non-finite outputs; check the input scale.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return out.astype(np.float64)
+
+    # Hooks filled in by the regressor and the classifier.
+    def _check_target(self, y, data, *, fit: bool, classes=None) -> np.ndarray:
+        raise NotImplementedError
+
+    def _target_tensor(
+        self, y: np.ndarray, sample_weight, *, reset: bool
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _n_outputs(self) -> int:
+        raise NotImplementedError
+
+    def _criterion(self, data: SequenceDataset) -> torch.nn.Module:
+        raise NotImplementedError
+
+
+__all__ = ["_BaseLSTM", "_fit_context"]

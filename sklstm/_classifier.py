@@ -1,0 +1,307 @@
+"""LSTMClassifier: label encoding, class weights, probabilities, classifier tags."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.special import softmax
+from sklearn.base import ClassifierMixin
+from sklearn.metrics import accuracy_score
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    check_array,
+    check_is_fitted,
+    column_or_1d,
+)
+
+from sklstm._base import _BaseLSTM, _fit_context
+from sklstm._data import SequenceDataset
+from sklstm._docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
+from sklstm._losses import ClassificationLoss
+
+
+class LSTMClassifier(ClassifierMixin, _BaseLSTM):
+    """LSTM classifier for sequences, trained with skorch.
+
+    Labels of any type (strings, non-contiguous integers); binary or
+    multiclass, one label per sequence or, with ``return_sequences=True``,
+    one per time step (sequence tagging). Trained with cross-entropy.
+
+    Parameters
+    ----------
+    {shared_parameters}
+    class_weight : dict, "balanced" or None, default=None
+        Weight of each class in the loss: a ``{{label: weight}}`` dict, or
+        ``"balanced"`` for weights inversely proportional to class
+        frequencies. Weights are rescaled to average 1 over the training
+        labels, so they shift the decision without changing the step size.
+
+    Attributes
+    ----------
+    {shared_attributes}
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+
+    See Also
+    --------
+    LSTMRegressor : The regressor counterpart.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklstm import LSTMClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(80, 12, 3))
+    >>> y = np.where(X[:, :, 0].mean(axis=1) > 0, "up", "down")
+    >>> clf = LSTMClassifier(max_epochs=5, random_state=0).fit(X, y)
+    >>> clf.classes_
+    array(['down', 'up'], dtype='<U4')
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 2)
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseLSTM._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(
+        self,
+        *,
+        hidden_size: int = 32,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        head_units: tuple[int, ...] = (),
+        head_activation: str = "relu",
+        norm: str | None = None,
+        return_sequences: bool = False,
+        embedding_dim: int | None = None,
+        optimizer: str | type = "adam",
+        lr: float = 1e-3,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        l1: float = 0.0,
+        batch_size: int = 64,
+        max_epochs: int = 50,
+        shuffle: bool = True,
+        lr_scheduler: str | None = None,
+        lr_scheduler_params: dict | None = None,
+        gradient_clip: float | None = None,
+        gradient_clip_value: float | None = None,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        validation_split: str = "auto",
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        callbacks: list | None = None,
+        device: str = "cpu",
+        n_threads: int | None = None,
+        random_state: int | np.random.RandomState | None = None,
+        verbose: int = 0,
+        warm_start: bool = False,
+        class_weight: dict | str | None = None,
+    ) -> None:
+        super().__init__(
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            dropout=dropout,
+            head_units=head_units,
+            head_activation=head_activation,
+            norm=norm,
+            return_sequences=return_sequences,
+            embedding_dim=embedding_dim,
+            optimizer=optimizer,
+            lr=lr,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            l1=l1,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            shuffle=shuffle,
+            lr_scheduler=lr_scheduler,
+            lr_scheduler_params=lr_scheduler_params,
+            gradient_clip=gradient_clip,
+            gradient_clip_value=gradient_clip_value,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            validation_split=validation_split,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            callbacks=callbacks,
+            device=device,
+            n_threads=n_threads,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
+        self.class_weight = class_weight
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Train the network on sequences ``X`` and labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or \
+(n_samples, n_timesteps), or list of arrays of shape (T_i, n_features)
+            Training sequences (2D: univariate; list: variable lengths).
+        y : array-like of shape (n_samples,)
+            Labels; with ``return_sequences=True`` one per time step,
+            ``(n_samples, n_timesteps)``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights of the loss (a weighted mean).
+
+        Returns
+        -------
+        self : LSTMClassifier
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train for one epoch, starting from the current weights if fitted.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Training sequences, as in :meth:`fit`.
+        y : array-like of shape (n_samples,)
+            Labels.
+        classes : array-like of shape (n_classes,), default=None
+            All labels that will ever be seen; required on the first call
+            when a batch may miss some classes.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights of the loss.
+
+        Returns
+        -------
+        self : LSTMClassifier
+            The estimator, trained for one more epoch.
+        """
+        if not hasattr(self, "net_"):
+            self._validate_params()
+        return self._fit(X, y, sample_weight, epochs=1, classes=classes)
+
+    def predict_proba(self, X):
+        """Class probabilities for sequences ``X``.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Sequences, as in :meth:`fit`.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_`` (with a time axis
+            before the class axis for ``return_sequences=True``).
+        """
+        check_is_fitted(self)
+        return softmax(self._predict_raw(X), axis=-1)
+
+    def predict(self, X):
+        """Predict labels for sequences ``X``.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Sequences, as in :meth:`fit`.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels from ``classes_`` (``(n_samples, n_timesteps)`` for
+            ``return_sequences=True``).
+        """
+        check_is_fitted(self)
+        return self.classes_[np.argmax(self._predict_raw(X), axis=-1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy of the predictions (over all time steps for sequence tagging).
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Sequences.
+        y : array-like
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            Mean accuracy.
+        """
+        check_is_fitted(self)
+        pred = self.predict(X)
+        y = np.asarray(y)
+        if self.return_sequences:
+            steps = pred.shape[1]
+            pred, y = pred.ravel(), y.reshape(len(y) * steps)
+            if sample_weight is not None:
+                sample_weight = np.repeat(np.asarray(sample_weight), steps)
+        return accuracy_score(y, pred, sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        tags.input_tags.three_d_array = True
+        return tags
+
+    # hooks of _BaseLSTM
+    def _is_classifier_target(self) -> bool:
+        return True
+
+    def _check_target(self, y, data: SequenceDataset, *, fit: bool, classes=None):
+        if self.return_sequences:
+            y = check_array(y, ensure_2d=True, dtype=None, input_name="y")
+        else:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        if fit:
+            encoder = LabelEncoder().fit(y.ravel() if classes is None else classes)
+            self.classes_ = encoder.classes_
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes in the "
+                    f"data, but the data contains only one class: {self.classes_[0]!r}."
+                )
+        unseen = np.setdiff1d(y.ravel(), self.classes_)
+        if len(unseen):
+            raise ValueError(
+                f"y contains labels not seen in the first fit: {unseen[:5].tolist()}; "
+                f"known classes are {self.classes_.tolist()}."
+            )
+        return np.searchsorted(self.classes_, y)
+
+    def _target_tensor(
+        self, y: np.ndarray, sample_weight, *, reset: bool
+    ) -> torch.Tensor:
+        return torch.from_numpy(y.astype(np.int64))
+
+    def _n_outputs(self) -> int:
+        return len(self.classes_)
+
+    def _criterion(self, data: SequenceDataset) -> torch.nn.Module:
+        if self.class_weight is None:
+            return ClassificationLoss()
+        encoded = data.y.numpy().ravel()
+        present = np.unique(encoded)
+        weights = np.ones(len(self.classes_))
+        weights[present] = compute_class_weight(
+            self.class_weight, classes=self.classes_[present], y=self.classes_[encoded]
+        )
+        weights /= weights[encoded].mean()  # average 1 over the training labels
+        return ClassificationLoss(torch.tensor(weights, dtype=torch.float32))
+
+
+LSTMClassifier.__doc__ = LSTMClassifier.__doc__.format(
+    shared_parameters=SHARED_PARAMETERS.replace("\n", "\n    ").rstrip() + "\n",
+    shared_attributes=SHARED_ATTRIBUTES.replace("\n", "\n    ").rstrip() + "\n",
+)

@@ -1,0 +1,179 @@
+"""Sequence containers and the in-memory batch iterator (numpy and torch only)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+
+def is_ragged(X: object) -> bool:
+    """True when ``X`` is a sequence of arrays whose shapes differ."""
+    if isinstance(X, np.ndarray):
+        if X.dtype != object or X.ndim != 1:
+            return False
+    elif not isinstance(X, (list, tuple)):
+        return False
+    if len(X) == 0 or np.ndim(X[0]) == 0 or isinstance(X[0], str):
+        return False
+    return len({np.shape(x) for x in X}) > 1
+
+
+def pad_ragged(
+    X: Sequence, *, dtype: type, n_features: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stack variable-length sequences into a zero-padded array plus lengths.
+
+    Each item is ``(T_i, n_features)`` or ``(T_i,)`` (univariate, or token ids).
+    Returns ``(n, T_max, n_features)`` (or ``(n, T_max)`` for 1D items) and the
+    lengths. Raises ``ValueError`` naming the offending sample.
+    """
+    items = []
+    for i, x in enumerate(X):
+        try:
+            arr = np.asarray(x)
+        except ValueError as exc:
+            raise ValueError(f"Sequence {i} is not a rectangular array: {exc}") from exc
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(
+                f"Sequence {i} has dtype {arr.dtype}; sequences must hold numbers."
+            )
+        if arr.ndim not in (1, 2):
+            raise ValueError(
+                f"Sequence {i} has {arr.ndim} dimensions; each sequence must be "
+                "(n_timesteps, n_features) or (n_timesteps,)."
+            )
+        if len(arr) == 0:
+            raise ValueError(
+                f"Sequence {i} is empty; every sequence needs at least one time step."
+            )
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise ValueError(f"Sequence {i} contains NaN or infinity.")
+        items.append(arr)
+    ndims = {a.ndim for a in items}
+    if len(ndims) > 1:
+        raise ValueError(
+            "Mixing 1D and 2D sequences; give every sequence the same rank."
+        )
+    widths = {a.shape[1] for a in items} if ndims == {2} else {None}
+    if len(widths) > 1:
+        raise ValueError(
+            f"Sequences have different feature counts {sorted(widths)}; every "
+            "sequence must have the same number of features."
+        )
+    width = widths.pop()
+    if n_features is not None and width is not None and width != n_features:
+        raise ValueError(
+            f"X has {width} features per time step, but the estimator is expecting "
+            f"{n_features} features as input."
+        )
+    lengths = np.array([len(a) for a in items], dtype=np.int64)
+    shape = (len(items), int(lengths.max())) + (() if width is None else (width,))
+    out = np.zeros(shape, dtype=dtype)
+    for i, a in enumerate(items):
+        out[i, : len(a)] = a
+    return out, lengths
+
+
+class Batch(NamedTuple):
+    X: torch.Tensor
+    lengths: torch.Tensor | None
+    y: torch.Tensor | None
+    weight: torch.Tensor | None
+
+
+class SequenceDataset(Dataset):
+    """Tensors of one data set, kept whole so batches are slices, not collations.
+
+    ``lengths`` stays on the CPU (``pack_padded_sequence`` wants it there).
+    """
+
+    def __init__(
+        self,
+        X: torch.Tensor,
+        lengths: torch.Tensor | None = None,
+        y: torch.Tensor | None = None,
+        weight: torch.Tensor | None = None,
+    ) -> None:
+        self.X, self.lengths, self.y, self.weight = X, lengths, y, weight
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def __getitem__(self, i: int) -> Batch:
+        return self.batch(slice(i, i + 1))
+
+    def to(self, device: str | torch.device) -> SequenceDataset:
+        move = lambda t: None if t is None else t.to(device)  # noqa: E731
+        return SequenceDataset(
+            move(self.X), self.lengths, move(self.y), move(self.weight)
+        )
+
+    def subset(self, idx: np.ndarray) -> SequenceDataset:
+        index = torch.as_tensor(idx, dtype=torch.int64)
+        take = lambda t: None if t is None else t[index.to(t.device)]  # noqa: E731
+        return SequenceDataset(
+            take(self.X), take(self.lengths), take(self.y), take(self.weight)
+        )
+
+    def batch(
+        self, idx: slice | torch.Tensor, idx_cpu: slice | torch.Tensor | None = None
+    ) -> Batch:
+        """Rows ``idx`` (a slice, or an index tensor on the data's device)."""
+        if idx_cpu is None:
+            idx_cpu = idx
+        X = self.X[idx]
+        lengths = None
+        if self.lengths is not None:
+            lengths = self.lengths[idx_cpu]
+            longest = int(lengths.max())
+            X = X[:, :longest]  # pad per batch, not to the longest sequence overall
+            if bool((lengths == longest).all()):
+                lengths = None  # equal lengths: no packing needed
+        y = None if self.y is None else self.y[idx]
+        w = None if self.weight is None else self.weight[idx]
+        return Batch(X, lengths, y, w)
+
+
+class BatchIterator:
+    """Mini-batches by index slicing of a (shuffled) permutation."""
+
+    def __init__(
+        self,
+        dataset: SequenceDataset,
+        batch_size: int,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+        min_batch: int = 1,
+    ) -> None:
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = generator
+        self.min_batch = min_batch
+
+    def _bounds(self) -> list[int]:
+        n = len(self.dataset)
+        bounds = list(range(0, n, self.batch_size)) + [n]
+        # a too-small final batch (batch norm needs two rows) joins the previous one
+        if len(bounds) > 2 and bounds[-1] - bounds[-2] < self.min_batch:
+            del bounds[-2]
+        return bounds
+
+    def __len__(self) -> int:
+        return len(self._bounds()) - 1
+
+    def __iter__(self) -> Iterator[Batch]:
+        bounds = self._bounds()
+        data = self.dataset
+        if not self.shuffle:
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+                yield data.batch(slice(lo, hi))
+            return
+        order = torch.randperm(len(data), generator=self.generator)
+        order_dev = order.to(data.X.device)
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            yield data.batch(order_dev[lo:hi], order[lo:hi])

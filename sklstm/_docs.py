@@ -1,0 +1,175 @@
+"""Docstring sections shared by both estimators (kept once, filled in at import)."""
+
+SHARED_PARAMETERS = """\
+hidden_size : int, default=32
+    Units in each LSTM layer: the model's main capacity knob. More data
+    supports more units; search it on a log scale (16-256).
+
+num_layers : int, default=1
+    Stacked LSTM layers.
+
+bidirectional : bool, default=False
+    Also read each sequence backwards; the head then sees both directions'
+    final states. This is safe for forecasting too: an input window holds
+    only past values.
+
+dropout : float, default=0.0
+    Dropout rate in [0, 1) between stacked LSTM layers and before the head.
+
+head_units : tuple of int, default=()
+    Widths of hidden dense layers between the LSTM and the output; ``()``
+    is a linear head.
+
+head_activation : {"relu", "tanh", "gelu", "elu"}, default="relu"
+    Activation of the hidden dense layers.
+
+norm : {"layer", "batch"} or None, default=None
+    Normalization of the LSTM output before the head. ``"layer"`` normalizes
+    each sample (and each step) on its own, so it behaves the same in
+    training and prediction, for any batch size and for padded sequences: the
+    usual choice for recurrent models. ``"batch"`` normalizes each feature
+    with batch statistics (running averages at prediction); it needs
+    batches of at least 2 samples.
+
+return_sequences : bool, default=False
+    Predict one output per time step (sequence-to-sequence) instead of one
+    per sequence. ``y`` then has a time axis: ``(n_samples, n_timesteps)``
+    (or ``(n_samples, n_timesteps, n_outputs)`` for regression), ``predict``
+    returns the same shape and ``score`` averages over all steps. Needs
+    equal-length sequences.
+
+embedding_dim : int or None, default=None
+    When set, ``X`` holds integer token ids (0 is padding) that an embedding
+    layer of this width maps to vectors; the vocabulary size is read from
+    the data in ``fit``. See :class:`sklstm.preprocessing.TextSequencer`.
+
+optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, default="adam"
+    Optimizer. A class is called as ``optimizer(params, lr=lr,
+    weight_decay=weight_decay)``.
+
+lr : float, default=1e-3
+    Learning rate; search it on a log scale (1e-4 to 1e-1).
+
+momentum : float, default=0.9
+    Momentum for ``"sgd"`` and ``"rmsprop"``; ignored by the others.
+
+weight_decay : float, default=0.0
+    L2 penalty, applied by the optimizer (decoupled for ``"adamw"``).
+
+l1 : float, default=0.0
+    L1 penalty strength: ``l1 * sum(|w|)`` over weight matrices (not biases
+    or normalization scales) is added to the training loss.
+
+batch_size : int, default=64
+    Samples per gradient step. Larger batches run faster per epoch.
+
+max_epochs : int, default=50
+    Passes over the training data (fewer with early stopping).
+
+shuffle : bool, default=True
+    Shuffle the training rows every epoch.
+
+lr_scheduler : {"plateau", "cosine", "step", "onecycle", "exponential"} or None, \
+default=None
+    Learning-rate schedule: ``"plateau"`` halves the rate after 5 epochs
+    without improvement of the validation loss (training loss without
+    early stopping); ``"cosine"`` anneals to 0 over ``max_epochs``;
+    ``"step"`` divides by 10 every third of the epochs; ``"exponential"``
+    multiplies by 0.95 every epoch; ``"onecycle"`` warms up to ``lr`` and
+    anneals, stepping every batch. The rate of each epoch is recorded in
+    ``history_`` under ``"lr"``.
+
+lr_scheduler_params : dict or None, default=None
+    Keyword arguments overriding the scheduler's defaults, passed to the
+    torch scheduler (e.g. ``{"gamma": 0.5}``).
+
+gradient_clip : float or None, default=None
+    Clip the global gradient norm to this value before each step.
+
+gradient_clip_value : float or None, default=None
+    Clip each gradient element to ``[-value, value]`` before each step.
+
+early_stopping : bool, default=False
+    Hold out ``validation_fraction`` of the training data, stop when its
+    loss has not improved by ``tol`` for ``n_iter_no_change`` epochs, and
+    restore the weights of the best epoch. The split is made inside each
+    ``fit``, so it works inside any cross-validation.
+
+validation_fraction : float, default=0.1
+    Share of the training data held out for early stopping.
+
+validation_split : {"auto", "last", "random", "stratified"}, default="auto"
+    How the early-stopping rows are chosen: ``"last"`` takes the final rows
+    in their order (for time-ordered data: no look-ahead), ``"random"`` a
+    random subset, ``"stratified"`` a subset keeping class proportions.
+    ``"auto"`` is stratified for classifiers and random for regressors.
+
+n_iter_no_change : int, default=10
+    Early-stopping patience in epochs.
+
+tol : float, default=1e-4
+    Smallest validation-loss decrease that counts as an improvement.
+
+callbacks : list of skorch callbacks or None, default=None
+    Extra skorch callbacks; each ``fit`` works on its own deep copy.
+
+device : {"cpu", "cuda", "auto"} or str, default="cpu"
+    Where to train; ``"auto"`` picks CUDA when available.
+
+n_threads : int or None, default=None
+    Torch intra-op threads during ``fit`` and ``predict``, restored
+    afterwards. ``None`` uses 1 thread for small models (where a second
+    thread costs more than it gives) and the current setting otherwise.
+
+random_state : int, RandomState instance or None, default=None
+    Seeds weight initialization, dropout, shuffling and the validation
+    split. The caller's global torch and numpy RNG states are left as they
+    were (``None`` draws the seed from numpy's global RNG).
+
+verbose : int, default=0
+    ``0`` is silent; ``1`` prints skorch's table of per-epoch losses.
+
+warm_start : bool, default=False
+    Keep the fitted weights and continue training on the next ``fit``.
+"""
+
+SHARED_ATTRIBUTES = """\
+n_features_in_ : int
+    For 3D or ragged ``X``, the number of features per time step. For 2D
+    ``X`` (univariate sequences) scikit-learn's convention applies: the
+    number of columns, i.e. of time steps.
+
+feature_names_in_ : ndarray of shape (n_features_in_,)
+    Column names, when ``X`` was a DataFrame with string column names.
+
+input_size_ : int
+    Features per time step fed to the LSTM (1 for 2D ``X``).
+
+n_timesteps_in_ : int or None
+    Sequence length seen in ``fit`` (``None`` for variable-length ``X``).
+
+net_ : sklstm._net.SequenceNet
+    The fitted skorch net; ``net_.module_`` is the torch module.
+
+history_ : skorch.History
+    Per-epoch records: ``train_loss``, ``valid_loss`` (with early stopping),
+    ``lr``, ``dur`` (seconds).
+
+loss_curve_ : list of float
+    Training loss of every epoch.
+
+validation_loss_curve_ : list of float or None
+    Validation loss of every epoch of the last fit, with early stopping.
+
+n_iter_ : int
+    Epochs run by the last ``fit``.
+
+best_epoch_ : int
+    Epoch whose weights the model holds (the best one with early stopping).
+
+n_parameters_ : int
+    Number of trainable and frozen parameters of the network.
+
+device_ : str
+    Device the model was trained on.
+"""

@@ -1,0 +1,45 @@
+"""Per-sample losses: each returns one value per sample so weights can apply."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class RegressionLoss(nn.Module):
+    """MSE, MAE or Huber loss, averaged over every axis but the first."""
+
+    def __init__(self, kind: str = "mse", delta: float = 1.0) -> None:
+        super().__init__()
+        self.kind = kind
+        self.delta = delta
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        pred = pred.reshape(target.shape)
+        if self.kind == "mse":
+            loss = F.mse_loss(pred, target, reduction="none")
+        elif self.kind == "mae":
+            loss = F.l1_loss(pred, target, reduction="none")
+        else:
+            loss = F.huber_loss(pred, target, reduction="none", delta=self.delta)
+        return loss.reshape(len(loss), -1).mean(dim=1)
+
+
+class ClassificationLoss(nn.Module):
+    """Cross-entropy on logits ``(batch, classes)`` or ``(batch, steps, classes)``.
+
+    ``class_weight`` (one value per class) scales each target's term.
+    """
+
+    def __init__(self, class_weight: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.register_buffer("class_weight", class_weight)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if logits.dim() == 3:  # per-step labels: cross_entropy wants classes second
+            logits = logits.transpose(1, 2)
+        loss = F.cross_entropy(
+            logits, target, weight=self.class_weight, reduction="none"
+        )
+        return loss.reshape(len(loss), -1).mean(dim=1)

@@ -1,0 +1,100 @@
+"""The torch network behind both estimators: pure torch, no sklearn or skorch."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "elu": nn.ELU}
+
+
+class _StepBatchNorm(nn.BatchNorm1d):
+    """Batch norm over the feature axis of ``(batch, [steps,] features)``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 3:
+            return super().forward(x.transpose(1, 2)).transpose(1, 2)
+        return super().forward(x)
+
+
+class LSTMNetwork(nn.Module):
+    """LSTM encoder with a dense head.
+
+    The head reads the last layer's final hidden state ``h_n`` (both directions
+    when bidirectional), or every step's output when ``return_sequences`` is set.
+    ``lengths`` (a CPU int64 tensor) marks the true length of each padded row; the
+    batch is then packed so that padding never enters the recurrence.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        output_size: int,
+        hidden_size: int = 32,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        head_units: tuple[int, ...] = (),
+        head_activation: str = "relu",
+        norm: str | None = None,
+        return_sequences: bool = False,
+        vocab_size: int | None = None,
+        embedding_dim: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.return_sequences = return_sequences
+        self.embedding = None
+        if embedding_dim is not None:
+            # id 0 is padding: its vector stays zero and gets no gradient
+            self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+            input_size = embedding_dim
+        self.lstm = nn.LSTM(
+            input_size,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        width = hidden_size * (2 if bidirectional else 1)
+        if norm == "layer":
+            self.norm = nn.LayerNorm(width)
+        elif norm == "batch":
+            self.norm = _StepBatchNorm(width)
+        else:
+            self.norm = nn.Identity()
+        layers: list[nn.Module] = [nn.Dropout(dropout)] if dropout > 0 else []
+        for units in head_units:
+            layers += [nn.Linear(width, units), _ACTIVATIONS[head_activation]()]
+            width = units
+        layers.append(nn.Linear(width, output_size))
+        self.head = nn.Sequential(*layers)
+
+    def encode(
+        self,
+        x: torch.Tensor,
+        lengths: torch.Tensor | None = None,
+        state: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Return the sequence summary (or per-step outputs) and the final state."""
+        if self.embedding is not None:
+            x = self.embedding(x)
+        steps = x.shape[1]
+        if lengths is not None:
+            x = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        out, (h_n, c_n) = self.lstm(x, state)
+        if self.return_sequences:
+            if lengths is not None:
+                out, _ = pad_packed_sequence(out, batch_first=True, total_length=steps)
+            return out, (h_n, c_n)
+        directions = 2 if self.lstm.bidirectional else 1
+        # last layer's forward (and backward) final states, side by side
+        summary = torch.cat(list(h_n[-directions:]), dim=-1)
+        return summary, (h_n, c_n)
+
+    def forward(
+        self, x: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        summary, _ = self.encode(x, lengths)
+        return self.head(self.norm(summary))

@@ -1,0 +1,176 @@
+"""The skorch net that trains an ``LSTMNetwork`` on in-memory tensors.
+
+skorch's default loop collates every sample through a ``DataLoader`` and
+notifies callbacks on every batch. Here batches are tensor slices and the
+per-batch notifications are only sent when a callback actually listens to
+them, so epoch-level callbacks (early stopping, schedulers, checkpoints,
+logging) work unchanged while small models train at the speed of a plain loop.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback, EpochTimer, PrintLog
+
+from sklstm._data import Batch, BatchIterator, SequenceDataset
+
+_BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_grad_computed")
+
+
+class TrainingDivergedError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+class SequenceNet(NeuralNet):
+    """``NeuralNet`` with a tensor-slicing fast path and in-loop regularization.
+
+    Extra parameters: ``l1`` (L1 strength on weight matrices), ``gradient_clip``
+    (max global gradient norm), ``gradient_clip_value`` (max absolute gradient),
+    ``shuffle``, ``seed`` (for the shuffling order), ``min_batch`` and
+    ``predict_batch_size``.
+    """
+
+    def __init__(
+        self,
+        *args,
+        l1: float = 0.0,
+        gradient_clip: float | None = None,
+        gradient_clip_value: float | None = None,
+        shuffle: bool = True,
+        seed: int = 0,
+        min_batch: int = 1,
+        predict_batch_size: int = 1024,
+        **kwargs,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.l1 = l1
+        self.gradient_clip = gradient_clip
+        self.gradient_clip_value = gradient_clip_value
+        self.shuffle = shuffle
+        self.seed = seed
+        self.min_batch = min_batch
+        self.predict_batch_size = predict_batch_size
+
+    @property
+    def _default_callbacks(self) -> list[tuple[str, Callback]]:
+        # losses are recorded by run_single_epoch itself, so no Passthrough scorers
+        return [("epoch_timer", EpochTimer()), ("print_log", PrintLog())]
+
+    def initialize_callbacks(self) -> SequenceNet:
+        super().initialize_callbacks()
+        base = Callback
+        self.batch_callbacks_ = [
+            cb
+            for _, cb in self.callbacks_
+            if any(getattr(type(cb), h) is not getattr(base, h) for h in _BATCH_HOOKS)
+        ]
+        return self
+
+    def get_iterator(
+        self, dataset: SequenceDataset, training: bool = False
+    ) -> BatchIterator:
+        if not training:
+            return BatchIterator(dataset, max(self.batch_size, self.predict_batch_size))
+        generator = torch.Generator().manual_seed(self.seed + len(self.history))
+        return BatchIterator(
+            dataset, self.batch_size, self.shuffle, generator, self.min_batch
+        )
+
+    def _penalized_weights(self) -> list[torch.Tensor]:
+        # weight matrices only: biases and normalization scales are not shrunk
+        return [
+            p for p in self.module_.parameters() if p.requires_grad and p.dim() >= 2
+        ]
+
+    def batch_loss(self, batch: Batch) -> torch.Tensor:
+        """Weighted mean of the per-sample losses of one batch."""
+        per_sample = self.criterion_(self.module_(batch.X, batch.lengths), batch.y)
+        if batch.weight is not None:
+            per_sample = per_sample * batch.weight
+        return per_sample.mean()
+
+    def _train_batch(self, batch: Batch) -> torch.Tensor:
+        optimizer = self.optimizer_
+        weights = self._penalized_weights() if self.l1 else ()
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            loss = self.batch_loss(batch)
+            total = loss
+            if self.l1:
+                total = loss + self.l1 * sum(w.abs().sum() for w in weights)
+            total.backward()
+            if self.batch_callbacks_:
+                self.notify_batch(
+                    "on_grad_computed",
+                    named_parameters=list(self.module_.named_parameters()),
+                    X=batch.X,
+                    y=batch.y,
+                )
+            params = [p for p in self.module_.parameters() if p.grad is not None]
+            if self.gradient_clip_value is not None:
+                torch.nn.utils.clip_grad_value_(params, self.gradient_clip_value)
+            if self.gradient_clip is not None:
+                torch.nn.utils.clip_grad_norm_(params, self.gradient_clip)
+            return loss
+
+        return optimizer.step(closure)
+
+    def notify_batch(self, hook: str, **kwargs) -> None:
+        for cb in self.batch_callbacks_:
+            getattr(cb, hook)(self, **kwargs)
+
+    def run_single_epoch(
+        self, iterator, training, prefix, step_fn, **fit_params
+    ) -> None:
+        if iterator is None:
+            return
+        self._set_training(training)
+        if training:
+            self.history.record("lr", self.optimizer_.param_groups[0]["lr"])
+        listen = bool(self.batch_callbacks_)
+        total = torch.zeros((), device=self.device)
+        seen = 0
+        with torch.set_grad_enabled(training):
+            for batch in iterator:
+                if listen:
+                    self.history.new_batch()
+                    self.notify_batch("on_batch_begin", batch=batch, training=training)
+                loss = self._train_batch(batch) if training else self.batch_loss(batch)
+                size = len(batch.X)
+                total += loss.detach() * size
+                seen += size
+                if listen:
+                    self.history.record_batch(prefix + "_loss", loss.item())
+                    self.history.record_batch(prefix + "_batch_size", size)
+                    self.notify_batch(
+                        "on_batch_end", batch=batch, training=training, loss=loss
+                    )
+        mean = total.item() / max(seen, 1)  # the epoch's only host sync
+        self.history.record(prefix + "_loss", mean)
+        self.history.record(prefix + "_batch_count", len(iterator))
+        if not math.isfinite(mean):
+            raise TrainingDivergedError(
+                f"The {prefix} loss became {mean} at epoch {len(self.history)}."
+            )
+
+    def predict_raw(self, dataset: SequenceDataset) -> np.ndarray:
+        """Network outputs for every row, as a float32 numpy array."""
+        self._set_training(False)
+        outs = []
+        with torch.inference_mode():
+            for batch in self.get_iterator(dataset, training=False):
+                outs.append(self.module_(batch.X, batch.lengths))
+        if not outs:
+            return np.empty((0,), dtype=np.float32)
+        # per-step outputs of ragged batches have different widths: pad to the widest
+        steps = max(o.shape[1] for o in outs) if outs[0].dim() == 3 else None
+        if steps is not None:
+            outs = [
+                torch.nn.functional.pad(o, (0, 0, 0, steps - o.shape[1])) for o in outs
+            ]
+        return torch.cat(outs).float().cpu().numpy()

@@ -1,0 +1,295 @@
+"""LSTMRegressor: target scaling, regression losses and regressor tags."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from sklstm._base import _BaseLSTM, _fit_context
+from sklstm._data import SequenceDataset
+from sklstm._docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
+from sklstm._losses import RegressionLoss
+
+
+class LSTMRegressor(RegressorMixin, _BaseLSTM):
+    """LSTM regressor for sequences, trained with skorch.
+
+    Predicts one value (or a vector, for 2D ``y``) per sequence, or one per
+    time step with ``return_sequences=True``.
+
+    Parameters
+    ----------
+    {shared_parameters}
+    loss : {{"mse", "mae", "huber"}}, default="mse"
+        Training loss: squared error, absolute error, or Huber (squared
+        below 1 standard deviation of the scaled target, linear above).
+
+    scale_target : bool, default=True
+        Standardize ``y`` for training (per output) and map predictions
+        back, so that the learning rate does not depend on the target's
+        units.
+
+    Attributes
+    ----------
+    {shared_attributes}
+    n_outputs_ : int
+        Number of outputs (columns of 2D ``y``; 1 for 1D ``y``).
+
+    y_mean_, y_scale_ : ndarray of shape (n_outputs_,)
+        Target mean and standard deviation used for scaling.
+
+    See Also
+    --------
+    LSTMClassifier : The classifier counterpart.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklstm import LSTMRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(64, 10, 2))          # 64 sequences, 10 steps, 2 features
+    >>> y = X[:, :, 0].sum(axis=1)                # a sum over time
+    >>> reg = LSTMRegressor(max_epochs=5, random_state=0).fit(X, y)
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseLSTM._parameter_constraints,
+        "loss": [StrOptions({"mse", "mae", "huber"})],
+        "scale_target": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        *,
+        hidden_size: int = 32,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        head_units: tuple[int, ...] = (),
+        head_activation: str = "relu",
+        norm: str | None = None,
+        return_sequences: bool = False,
+        embedding_dim: int | None = None,
+        optimizer: str | type = "adam",
+        lr: float = 1e-3,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        l1: float = 0.0,
+        batch_size: int = 64,
+        max_epochs: int = 50,
+        shuffle: bool = True,
+        lr_scheduler: str | None = None,
+        lr_scheduler_params: dict | None = None,
+        gradient_clip: float | None = None,
+        gradient_clip_value: float | None = None,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        validation_split: str = "auto",
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        callbacks: list | None = None,
+        device: str = "cpu",
+        n_threads: int | None = None,
+        random_state: int | np.random.RandomState | None = None,
+        verbose: int = 0,
+        warm_start: bool = False,
+        loss: str = "mse",
+        scale_target: bool = True,
+    ) -> None:
+        super().__init__(
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            dropout=dropout,
+            head_units=head_units,
+            head_activation=head_activation,
+            norm=norm,
+            return_sequences=return_sequences,
+            embedding_dim=embedding_dim,
+            optimizer=optimizer,
+            lr=lr,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            l1=l1,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            shuffle=shuffle,
+            lr_scheduler=lr_scheduler,
+            lr_scheduler_params=lr_scheduler_params,
+            gradient_clip=gradient_clip,
+            gradient_clip_value=gradient_clip_value,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            validation_split=validation_split,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            callbacks=callbacks,
+            device=device,
+            n_threads=n_threads,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
+        self.loss = loss
+        self.scale_target = scale_target
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Train the network on sequences ``X`` and targets ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or \
+(n_samples, n_timesteps), or list of arrays of shape (T_i, n_features)
+            Training sequences (2D: univariate; list: variable lengths).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets; with ``return_sequences=True`` one per time step,
+            ``(n_samples, n_timesteps[, n_outputs])``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights of the loss (a weighted mean).
+
+        Returns
+        -------
+        self : LSTMRegressor
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight)
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train for one epoch, starting from the current weights if fitted.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Training sequences, as in :meth:`fit`.
+        y : array-like
+            Targets, as in :meth:`fit`.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights of the loss.
+
+        Returns
+        -------
+        self : LSTMRegressor
+            The estimator, trained for one more epoch.
+        """
+        if not hasattr(self, "net_"):
+            self._validate_params()
+        return self._fit(X, y, sample_weight, epochs=1)
+
+    def predict(self, X):
+        """Predict targets for sequences ``X``.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Sequences, as in :meth:`fit`.
+
+        Returns
+        -------
+        y_pred : ndarray of float64
+            Shape ``(n_samples,)`` or ``(n_samples, n_outputs)`` like ``y``
+            in fit (with a time axis for ``return_sequences=True``).
+        """
+        check_is_fitted(self)
+        raw = self._predict_raw(X)
+        out = raw * self.y_scale_ + self.y_mean_
+        return out.reshape(out.shape[: self._target_ndim])
+
+    def score(self, X, y, sample_weight=None):
+        """R² of the predictions, averaged over outputs (and time steps).
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Sequences.
+        y : array-like
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            Coefficient of determination.
+        """
+        pred = self.predict(X)
+        y = np.asarray(y, dtype=np.float64)
+        if self.return_sequences:  # every step is one observation
+            steps = pred.shape[1]
+            pred, y = pred.reshape(len(pred) * steps, -1), y.reshape(len(y) * steps, -1)
+            if sample_weight is not None:
+                sample_weight = np.repeat(np.asarray(sample_weight), steps)
+        return r2_score(y, pred, sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.input_tags.three_d_array = True
+        return tags
+
+    # hooks of _BaseLSTM
+    def _check_target(self, y, data: SequenceDataset, *, fit: bool, classes=None):
+        y = check_array(
+            y,
+            ensure_2d=False,
+            allow_nd=True,
+            dtype=[np.float64, np.float32],
+            input_name="y",
+        )
+        rank = 2 if self.return_sequences else 1  # rank of a single-output target
+        if y.ndim not in (rank, rank + 1):
+            raise ValueError(
+                f"y has {y.ndim} dimensions; expected {rank} (one output) or "
+                f"{rank + 1} (several outputs)."
+            )
+        n_outputs = 1 if y.ndim == rank else y.shape[-1]
+        if fit:
+            self._target_ndim = y.ndim
+            self.n_outputs_ = n_outputs
+        elif n_outputs != self.n_outputs_ or y.ndim != self._target_ndim:
+            raise ValueError(
+                f"y has {n_outputs} outputs with {y.ndim} dimensions; the model was "
+                f"fitted with {self.n_outputs_} outputs and {self._target_ndim} "
+                "dimensions."
+            )
+        return y
+
+    def _target_tensor(
+        self, y: np.ndarray, sample_weight, *, reset: bool
+    ) -> torch.Tensor:
+        if reset:
+            self._fit_scaling(y, sample_weight)
+        scaled = (y.reshape(-1, self.n_outputs_) - self.y_mean_) / self.y_scale_
+        return torch.from_numpy(scaled.reshape(y.shape).astype(np.float32))
+
+    def _fit_scaling(self, y: np.ndarray, sample_weight) -> None:
+        k = self.n_outputs_
+        if not self.scale_target:
+            self.y_mean_, self.y_scale_ = np.zeros(k), np.ones(k)
+            return
+        flat = y.reshape(len(y), -1, k)  # (samples, steps, outputs)
+        w = np.ones(len(y)) if sample_weight is None else sample_weight
+        w = np.broadcast_to(w[:, None], flat.shape[:2]).ravel()
+        flat = flat.reshape(-1, k)
+        # weighted like the loss, so weights act exactly as repeated rows
+        self.y_mean_ = np.average(flat, axis=0, weights=w)
+        scale = np.sqrt(np.average((flat - self.y_mean_) ** 2, axis=0, weights=w))
+        self.y_scale_ = np.where(scale > 0, scale, 1.0)
+
+    def _n_outputs(self) -> int:
+        return self.n_outputs_
+
+    def _criterion(self, data: SequenceDataset) -> torch.nn.Module:
+        return RegressionLoss(self.loss)
+
+
+LSTMRegressor.__doc__ = LSTMRegressor.__doc__.format(
+    shared_parameters=SHARED_PARAMETERS.replace("\n", "\n    ").rstrip() + "\n",
+    shared_attributes=SHARED_ATTRIBUTES.replace("\n", "\n    ").rstrip() + "\n",
+)

@@ -1,0 +1,32 @@
+"""Torch intra-op thread control for the duration of one fit or predict."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+
+# Below this many multiply-adds per LSTM step and batch, a second thread costs
+# more in synchronisation than it saves (see benchmarks/threads.py).
+_SMALL_STEP_WORK = 2_000_000
+
+
+def auto_threads(batch_size: int, input_size: int, hidden_size: int) -> int:
+    """Threads worth using for one model: 1 for small ones, else the current count."""
+    work = batch_size * 4 * hidden_size * (input_size + hidden_size)
+    return 1 if work < _SMALL_STEP_WORK else torch.get_num_threads()
+
+
+@contextmanager
+def torch_threads(n_threads: int) -> Iterator[None]:
+    """Run the block with ``n_threads`` torch threads, then restore the caller's."""
+    before = torch.get_num_threads()
+    if n_threads == before:
+        yield
+        return
+    torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -1,0 +1,40 @@
+"""scikit-learn's estimator checks over both estimators."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklstm import LSTMClassifier, LSTMRegressor
+
+# Settings that let a small LSTM learn sklearn's tiny check data sets quickly
+# (the checks read 2D X as univariate sequences).
+FAST = {
+    "hidden_size": 16,
+    "lr": 0.03,
+    "max_epochs": 30,
+    "batch_size": 32,
+    "random_state": 0,
+}
+
+# Mini-batch training makes a weighted fit differ from a fit on repeated rows: the
+# repeated data has more rows, hence more and differently composed batches per
+# epoch. The two agree for full-batch training, which tests/test_training.py
+# checks (test_sample_weight_equals_repeated_rows).
+_MINIBATCH = (
+    "mini-batch SGD: weights equal repeated rows only for full-batch training "
+    "(tested in test_training.py)"
+)
+EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
+    name: {"check_sample_weight_equivalence_on_dense_data": _MINIBATCH}
+    for name in ("LSTMClassifier", "LSTMRegressor")
+}
+
+
+def _expected_failed_checks(estimator):
+    return EXPECTED_FAILED_CHECKS[type(estimator).__name__]
+
+
+@parametrize_with_checks(
+    [LSTMClassifier(**FAST), LSTMRegressor(**FAST)],
+    expected_failed_checks=_expected_failed_checks,
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
