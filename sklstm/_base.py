@@ -47,6 +47,7 @@ class _BaseLSTM(BaseEstimator):
         "head_activation": [StrOptions(set(_ACTIVATIONS))],
         "norm": [StrOptions({"layer", "batch"}), None],
         "return_sequences": ["boolean"],
+        "stateful": ["boolean"],
         "embedding_dim": [Interval(Integral, 1, None, closed="left"), None],
         "optimizer": [StrOptions(set(_OPTIMIZERS)), callable],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -84,6 +85,7 @@ class _BaseLSTM(BaseEstimator):
         head_activation: str = "relu",
         norm: str | None = None,
         return_sequences: bool = False,
+        stateful: bool = False,
         embedding_dim: int | None = None,
         optimizer: str | type = "adam",
         lr: float = 1e-3,
@@ -117,6 +119,7 @@ class _BaseLSTM(BaseEstimator):
         self.head_activation = head_activation
         self.norm = norm
         self.return_sequences = return_sequences
+        self.stateful = stateful
         self.embedding_dim = embedding_dim
         self.optimizer = optimizer
         self.lr = lr
@@ -366,7 +369,7 @@ class _BaseLSTM(BaseEstimator):
                     ),
                 )
             )
-        n_batches = max(1, n_train // self.batch_size)
+        n_batches = -(-n_train // self.batch_size)  # ceil: the last batch counts
         scheduler = self._scheduler_callback(n_batches, monitor)
         if scheduler is not None:
             callbacks.append(("lr_scheduler", scheduler))
@@ -469,6 +472,7 @@ class _BaseLSTM(BaseEstimator):
         return self
 
     def _record_fit(self, net: SequenceNet, n_before: int, device: str) -> None:
+        self.reset_states()
         self.net_ = net
         self.device_ = device
         self.history_ = net.history
@@ -496,7 +500,10 @@ class _BaseLSTM(BaseEstimator):
             self.batch_size, self.embedding_dim or self.input_size_, self.hidden_size
         )
         with torch_threads(threads):
-            out = self.net_.predict_raw(data.to(self.device_))
+            if self.stateful:
+                out = self._predict_stream(data.to(self.device_))
+            else:
+                out = self.net_.predict_raw(data.to(self.device_))
         if not np.isfinite(out).all():
             warnings.warn(
                 "The network produced non-finite outputs; check the input scale.",
@@ -504,6 +511,35 @@ class _BaseLSTM(BaseEstimator):
                 stacklevel=3,
             )
         return out.astype(np.float64)
+
+    def _predict_stream(self, data: SequenceDataset) -> np.ndarray:
+        if data.lengths is not None:
+            raise ValueError(
+                "stateful=True streams equal-length chunks; pad the chunk's "
+                "sequences to one length."
+            )
+        state = getattr(self, "_stream_state", None)
+        if state is not None and state[0].shape[1] != len(data):
+            raise ValueError(
+                f"stateful=True carries one state per stream: this chunk has "
+                f"{len(data)} sequences, the previous one had {state[0].shape[1]}. "
+                "Call reset_states() to start new streams."
+            )
+        out, self._stream_state = self.net_.predict_stream(data, state)
+        return out
+
+    def reset_states(self):
+        """Forget the hidden state carried between ``predict`` calls.
+
+        Only meaningful with ``stateful=True``; ``fit`` also resets it.
+
+        Returns
+        -------
+        self : estimator
+            The estimator, with no carried state.
+        """
+        self.__dict__.pop("_stream_state", None)
+        return self
 
     # Hooks filled in by the regressor and the classifier.
     def _check_target(self, y, data, *, fit: bool, classes=None) -> np.ndarray:

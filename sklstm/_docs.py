@@ -38,6 +38,16 @@ return_sequences : bool, default=False
     returns the same shape and ``score`` averages over all steps. Needs
     equal-length sequences.
 
+stateful : bool, default=False
+    For streaming a long series chunk by chunk: each ``predict`` call
+    starts from the hidden state where the previous call ended, row by row
+    (row ``i`` of a chunk continues row ``i`` of the previous chunk), so
+    predicting chunk after chunk equals predicting the whole series at
+    once. Every chunk must have the same number of rows; call
+    ``reset_states()`` to start new streams. Training is unaffected: every
+    sequence in ``fit`` (and in every cross-validation fold) starts from a
+    zero state, and ``fit`` resets the carried state.
+
 embedding_dim : int or None, default=None
     When set, ``X`` holds integer token ids (0 is padding) that an embedding
     layer of this width maps to vectors; the vocabulary size is read from

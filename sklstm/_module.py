@@ -98,3 +98,10 @@ class LSTMNetwork(nn.Module):
     ) -> torch.Tensor:
         summary, _ = self.encode(x, lengths)
         return self.head(self.norm(summary))
+
+    def forward_stream(
+        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Outputs for the next chunk of each stream, starting from ``state``."""
+        summary, state = self.encode(x, None, state)
+        return self.head(self.norm(summary)), state

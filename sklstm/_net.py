@@ -158,6 +158,13 @@ class SequenceNet(NeuralNet):
                 f"The {prefix} loss became {mean} at epoch {len(self.history)}."
             )
 
+    def predict_stream(self, dataset: SequenceDataset, state):
+        """Outputs for the next chunk of each stream, and the state after it."""
+        self._set_training(False)
+        with torch.inference_mode():
+            out, state = self.module_.forward_stream(dataset.X, state)
+        return out.float().cpu().numpy(), state
+
     def predict_raw(self, dataset: SequenceDataset) -> np.ndarray:
         """Network outputs for every row, as a float32 numpy array."""
         self._set_training(False)

@@ -97,7 +97,9 @@ def test_head_reads_final_hidden_state_of_both_directions(clf_data):
         np.testing.assert_allclose(h_n[0], out[:, -1, :8], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(h_n[1], out[:, 0, 8:], rtol=1e-5, atol=1e-6)
         expected = module.head(torch.cat([h_n[0], h_n[1]], dim=-1))
-    np.testing.assert_allclose(clf.predict_proba(X[:5]), torch.softmax(expected, -1), rtol=1e-5)
+    np.testing.assert_allclose(
+        clf.predict_proba(X[:5]), torch.softmax(expected, -1), rtol=1e-5
+    )
 
 
 def test_random_state_reproducible_and_global_rng_untouched(reg_data):
@@ -131,7 +133,9 @@ def test_pickle_and_joblib_round_trip(Est, clf_data, reg_data, tmp_path):
     again = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(again.predict(X), expected)
     joblib.dump(est, tmp_path / "m.joblib")
-    np.testing.assert_array_equal(joblib.load(tmp_path / "m.joblib").predict(X), expected)
+    np.testing.assert_array_equal(
+        joblib.load(tmp_path / "m.joblib").predict(X), expected
+    )
     assert clone(est).get_params() == est.get_params()
     assert not hasattr(clone(est), "net_")
 
@@ -155,7 +159,10 @@ def test_warm_start_continues(reg_data):
     net = reg.net_
     reg.fit(X, y)
     assert reg.net_ is net and len(reg.history_) == 6 and reg.n_iter_ == 3
-    assert any(not torch.equal(a, b) for a, b in zip(first, reg.net_.module_.parameters()))
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(first, reg.net_.module_.parameters(), strict=True)
+    )
 
 
 def test_partial_fit_runs_one_epoch(clf_data):
