@@ -57,6 +57,7 @@ class _BaseLSTM(BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
+        "bucket_by_length": ["boolean"],
         "lr_scheduler": [StrOptions(_SCHEDULERS), None],
         "lr_scheduler_params": [dict, None],
         "gradient_clip": [Interval(Real, 0, None, closed="neither"), None],
@@ -95,6 +96,7 @@ class _BaseLSTM(BaseEstimator):
         batch_size: int = 64,
         max_epochs: int = 50,
         shuffle: bool = True,
+        bucket_by_length: bool = False,
         lr_scheduler: str | None = None,
         lr_scheduler_params: dict | None = None,
         gradient_clip: float | None = None,
@@ -129,6 +131,7 @@ class _BaseLSTM(BaseEstimator):
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.shuffle = shuffle
+        self.bucket_by_length = bucket_by_length
         self.lr_scheduler = lr_scheduler
         self.lr_scheduler_params = lr_scheduler_params
         self.gradient_clip = gradient_clip
@@ -152,6 +155,8 @@ class _BaseLSTM(BaseEstimator):
         dtype = np.int64 if tokens else np.float32
         lengths = None
         expected = None if reset else self.input_size_
+        if reset:
+            self._fitted_on_2d = False
         if is_ragged(X):
             values, lengths = pad_ragged(X, dtype=np.float64, n_features=expected)
             input_size = 1 if values.ndim == 2 else values.shape[2]
@@ -196,12 +201,18 @@ class _BaseLSTM(BaseEstimator):
                         f"(n_samples, n_timesteps, {expected}); 2D X means "
                         "univariate sequences."
                     )
-                # 2D is a batch of univariate sequences; validate_data also keeps
-                # sklearn's bookkeeping (n_features_in_ = n_timesteps, feature names)
-                values = validate_data(
-                    self, X, reset=reset, dtype=[np.float64, np.float32]
-                )
+                # 2D is a batch of univariate sequences. A model fitted on 2D keeps
+                # sklearn's bookkeeping (n_features_in_ = n_timesteps, feature
+                # names); one fitted on 3D or ragged data reads any length.
+                if reset or self._fitted_on_2d:
+                    values = validate_data(
+                        self, X, reset=reset, dtype=[np.float64, np.float32]
+                    )
+                else:
+                    values = check_array(X, dtype=[np.float64, np.float32])
                 input_size = 1
+                if reset:  # token ids are free-length text, never fixed columns
+                    self._fitted_on_2d = self.embedding_dim is None
             if reset:
                 self.n_timesteps_in_ = values.shape[1]
         if reset:
@@ -404,6 +415,7 @@ class _BaseLSTM(BaseEstimator):
             gradient_clip=self.gradient_clip,
             gradient_clip_value=self.gradient_clip_value,
             shuffle=self.shuffle,
+            bucket_by_length=self.bucket_by_length,
             seed=seed,
             min_batch=2 if self.norm == "batch" else 1,
         )

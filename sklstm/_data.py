@@ -148,12 +148,14 @@ class BatchIterator:
         shuffle: bool = False,
         generator: torch.Generator | None = None,
         min_batch: int = 1,
+        bucket: bool = False,
     ) -> None:
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.generator = generator
         self.min_batch = min_batch
+        self.bucket = bucket
 
     def _bounds(self) -> list[int]:
         n = len(self.dataset)
@@ -174,6 +176,22 @@ class BatchIterator:
                 yield data.batch(slice(lo, hi))
             return
         order = torch.randperm(len(data), generator=self.generator)
+        spans = list(zip(bounds[:-1], bounds[1:], strict=True))
+        if self.bucket and data.lengths is not None:
+            order = self._bucketed(order)
+            # batches of similar lengths, visited in random order
+            pick = torch.randperm(len(spans), generator=self.generator).tolist()
+            spans = [spans[i] for i in pick]
         order_dev = order.to(data.X.device)
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        for lo, hi in spans:
             yield data.batch(order_dev[lo:hi], order[lo:hi])
+
+    def _bucketed(self, order: torch.Tensor) -> torch.Tensor:
+        """Sort by length within windows of 50 batches of the shuffled order."""
+        window = 50 * self.batch_size
+        lengths = self.dataset.lengths
+        parts = []
+        for lo in range(0, len(order), window):
+            chunk = order[lo : lo + window]
+            parts.append(chunk[torch.argsort(lengths[chunk], stable=True)])
+        return torch.cat(parts)

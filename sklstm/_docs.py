@@ -79,6 +79,12 @@ max_epochs : int, default=50
 shuffle : bool, default=True
     Shuffle the training rows every epoch.
 
+bucket_by_length : bool, default=False
+    For variable-length sequences: within windows of 50 batches of the
+    shuffled order, batch sequences of similar length together (batches
+    still come in random order), so less padding is computed. Faster on
+    data with very different lengths; batches are a little less random.
+
 lr_scheduler : {"plateau", "cosine", "step", "onecycle", "exponential"} or None, \
 default=None
     Learning-rate schedule: ``"plateau"`` halves the rate after 5 epochs

@@ -30,8 +30,8 @@ class SequenceNet(NeuralNet):
 
     Extra parameters: ``l1`` (L1 strength on weight matrices), ``gradient_clip``
     (max global gradient norm), ``gradient_clip_value`` (max absolute gradient),
-    ``shuffle``, ``seed`` (for the shuffling order), ``min_batch`` and
-    ``predict_batch_size``.
+    ``shuffle``, ``seed`` (for the shuffling order), ``min_batch``,
+    ``predict_batch_size`` and ``bucket_by_length``.
     """
 
     def __init__(
@@ -43,7 +43,8 @@ class SequenceNet(NeuralNet):
         shuffle: bool = True,
         seed: int = 0,
         min_batch: int = 1,
-        predict_batch_size: int = 1024,
+        predict_batch_size: int = 512,
+        bucket_by_length: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -54,6 +55,7 @@ class SequenceNet(NeuralNet):
         self.seed = seed
         self.min_batch = min_batch
         self.predict_batch_size = predict_batch_size
+        self.bucket_by_length = bucket_by_length
 
     @property
     def _default_callbacks(self) -> list[tuple[str, Callback]]:
@@ -77,7 +79,12 @@ class SequenceNet(NeuralNet):
             return BatchIterator(dataset, max(self.batch_size, self.predict_batch_size))
         generator = torch.Generator().manual_seed(self.seed + len(self.history))
         return BatchIterator(
-            dataset, self.batch_size, self.shuffle, generator, self.min_batch
+            dataset,
+            self.batch_size,
+            self.shuffle,
+            generator,
+            self.min_batch,
+            self.bucket_by_length,
         )
 
     def _penalized_weights(self) -> list[torch.Tensor]:

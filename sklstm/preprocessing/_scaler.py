@@ -1,0 +1,244 @@
+"""SequenceScaler: per-feature scaling over all samples and all time steps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from sklstm._base import _fit_context
+from sklstm._data import is_ragged, pad_ragged
+
+_FLOATS = [np.float64, np.float32]
+
+
+def _is_sequence_list(X: object) -> bool:
+    """True for ragged input, or a list (or 1D object array) of arrays."""
+    if is_ragged(X):
+        return True
+    if isinstance(X, np.ndarray):
+        items = X if X.dtype == object and X.ndim == 1 else []
+    elif isinstance(X, (list, tuple)):
+        items = X
+    else:
+        return False
+    return len(items) > 0 and all(isinstance(x, np.ndarray) for x in items)
+
+
+class SequenceScaler(TransformerMixin, BaseEstimator):
+    """Scale each feature with statistics pooled over samples and time steps.
+
+    A feature's mean and spread are computed over every time step of every
+    training sequence (for variable-length sequences: over the real steps
+    only, never over padding), so one time step is scaled the same way
+    wherever it appears. This is the scaling an LSTM wants: the same input
+    units at every step, fitted on the training data only (put the scaler
+    in a :class:`~sklearn.pipeline.Pipeline` to keep cross-validation free of
+    leakage).
+
+    ``transform(X) = (X - center_) / scale_``, feature by feature.
+
+    Parameters
+    ----------
+    method : {"standard", "minmax"}, default="standard"
+        ``"standard"``: subtract the mean, divide by the standard deviation.
+        ``"minmax"``: subtract the minimum, divide by the range (values of
+        the training data land in [0, 1]).
+
+    Attributes
+    ----------
+    center_ : ndarray of shape (input_size_,)
+        Value subtracted per feature: the mean (``"standard"``) or the
+        minimum (``"minmax"``).
+
+    scale_ : ndarray of shape (input_size_,)
+        Divisor per feature: the standard deviation or the range; 1 for a
+        constant feature, which is only centered.
+
+    mean_, var_ : ndarray of shape (input_size_,)
+        Mean and variance per feature (``method="standard"`` only).
+
+    data_min_, data_max_ : ndarray of shape (input_size_,)
+        Minimum and maximum per feature (``method="minmax"`` only).
+
+    input_size_ : int
+        Features per time step (1 for 2D input).
+
+    n_features_in_ : int
+        As for the sklstm estimators: features per time step for 3D and
+        ragged input; for 2D input scikit-learn's convention, the number of
+        columns (time steps).
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when fitted on a 2D DataFrame with string column names.
+
+    n_steps_seen_ : int
+        Number of time steps (summed over sequences) the statistics used.
+
+    See Also
+    --------
+    sklearn.preprocessing.StandardScaler : The tabular counterpart.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklstm.preprocessing import SequenceScaler
+    >>> X = np.arange(24, dtype=float).reshape(2, 4, 3)  # 2 sequences, 4 steps
+    >>> scaler = SequenceScaler().fit(X)
+    >>> scaler.mean_
+    array([10.5, 11.5, 12.5])
+    >>> Xt = scaler.transform(X)
+    >>> Xt.shape, bool(np.allclose(scaler.inverse_transform(Xt), X))
+    ((2, 4, 3), True)
+    >>> ragged = [np.ones((3, 2)), np.zeros((5, 2))]
+    >>> [x.shape for x in SequenceScaler().fit_transform(ragged)]
+    [(3, 2), (5, 2)]
+    """
+
+    _parameter_constraints: dict = {"method": [StrOptions({"standard", "minmax"})]}
+
+    def __init__(self, method: str = "standard") -> None:
+        self.method = method
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn per-feature statistics from all steps of all sequences.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or \
+(n_samples, n_timesteps), or list of arrays of shape (T_i, n_features) or (T_i,)
+            Training sequences (2D: univariate; list: variable lengths).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : SequenceScaler
+            The fitted scaler.
+        """
+        steps, _ = self._steps(X, reset=True)
+        constant = np.ptp(steps, axis=0) == 0
+        for name in ("mean_", "var_", "data_min_", "data_max_"):
+            self.__dict__.pop(name, None)  # a refit with another method
+        if self.method == "standard":
+            self.mean_ = steps.mean(axis=0)
+            self.var_ = steps.var(axis=0)
+            center, scale = self.mean_, np.sqrt(self.var_)
+        else:
+            self.data_min_ = steps.min(axis=0)
+            self.data_max_ = steps.max(axis=0)
+            center, scale = self.data_min_, self.data_max_ - self.data_min_
+        self.center_ = center
+        self.scale_ = np.where(constant, 1.0, scale)
+        self.n_steps_seen_ = len(steps)
+        return self
+
+    def transform(self, X):
+        """Scale sequences with the fitted statistics.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Sequences in any form :meth:`fit` accepts, with the same number
+            of features per time step.
+
+        Returns
+        -------
+        X_scaled : ndarray or list of ndarray
+            Float64, in the form of ``X``: an array of the same shape, or a
+            list of arrays with the same lengths.
+        """
+        check_is_fitted(self)
+        steps, restore = self._steps(X, reset=False)
+        return restore((steps - self.center_) / self.scale_)
+
+    def inverse_transform(self, X):
+        """Map scaled sequences back to the original units.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Scaled sequences, in any form :meth:`fit` accepts.
+
+        Returns
+        -------
+        X_original : ndarray or list of ndarray
+            Float64, in the form of ``X``.
+        """
+        check_is_fitted(self)
+        steps, restore = self._steps(X, reset=False)
+        return restore(steps * self.scale_ + self.center_)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+    # ------------------------------------------------------------------ input
+    def _steps(self, X, *, reset: bool) -> tuple[np.ndarray, Callable]:
+        """All time steps as rows ``(n_steps, input_size_)``, plus a function
+        that puts rows of that shape back into the form of ``X``."""
+        expected = None if reset else self.input_size_
+        if _is_sequence_list(X):
+            values, lengths = pad_ragged(X, dtype=np.float64, n_features=expected)
+            one_d = values.ndim == 2
+            width = 1 if one_d else values.shape[2]
+            self._check_width(width, expected, reset=reset)
+            mask = np.arange(values.shape[1]) < lengths[:, None]
+            steps = values.reshape(len(values), values.shape[1], width)[mask]
+            if reset:
+                self.n_features_in_ = width
+            cuts = np.cumsum(lengths)[:-1]
+
+            def restore(rows):
+                return [p[:, 0] if one_d else p for p in np.split(rows, cuts)]
+
+            return steps, restore
+        ndim = len(X.shape) if hasattr(X, "shape") else np.asarray(X).ndim
+        if ndim == 3:
+            values = check_array(X, allow_nd=True, dtype=_FLOATS, input_name="X")
+            if values.shape[1] == 0 or values.shape[2] == 0:
+                raise ValueError(
+                    f"X has shape {values.shape}; it needs at least one time step "
+                    "and one feature."
+                )
+            width = values.shape[2]
+            self._check_width(width, expected, reset=reset)
+            if reset:
+                self.n_features_in_ = width
+        elif ndim > 3:
+            raise ValueError(
+                f"X has {ndim} dimensions; expected 3D (n_samples, n_timesteps, "
+                "n_features), 2D (n_samples, n_timesteps) or a list of sequences."
+            )
+        else:
+            if expected not in (None, 1):
+                raise ValueError(
+                    f"X is 2D, i.e. univariate sequences (1 feature per time step), "
+                    f"but SequenceScaler was fitted on {expected} features per time "
+                    f"step; give X as 3D (n_samples, n_timesteps, {expected})."
+                )
+            if reset or self._fitted_2d:
+                # sklearn's bookkeeping: n_features_in_ = columns, feature names
+                values = validate_data(self, X, reset=reset, dtype=_FLOATS)
+            else:
+                values = check_array(X, dtype=_FLOATS, input_name="X")
+            self._check_width(1, expected, reset=reset)
+        if reset:
+            self._fitted_2d = values.ndim == 2
+        shape = values.shape
+        steps = values.reshape(-1, 1 if values.ndim == 2 else shape[2])
+        return steps.astype(np.float64, copy=False), lambda rows: rows.reshape(shape)
+
+    def _check_width(self, width: int, expected: int | None, *, reset: bool) -> None:
+        if reset:
+            self.input_size_ = width
+        elif width != expected:
+            raise ValueError(
+                f"X has {width} features per time step, but SequenceScaler is "
+                f"expecting {expected} features per time step as input."
+            )
