@@ -1,8 +1,9 @@
 """sklstm: PyTorch LSTMs as scikit-learn estimators, trained through skorch."""
 
 from sklstm._classifier import LSTMClassifier
+from sklstm._net import TrainingDivergedError
 from sklstm._regressor import LSTMRegressor
 
 __version__ = "0.1.0"
 
-__all__ = ["LSTMClassifier", "LSTMRegressor", "__version__"]
+__all__ = ["LSTMClassifier", "LSTMRegressor", "TrainingDivergedError", "__version__"]

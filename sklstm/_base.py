@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import warnings
 from numbers import Integral, Real
 
@@ -11,16 +12,17 @@ import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_array,
     check_is_fitted,
     validate_data,
 )
-from skorch.callbacks import EarlyStopping, LRScheduler
+from skorch.callbacks import EarlyStopping, Freezer, LRScheduler, Unfreezer
 from skorch.helper import predefined_split
 
+from sklstm._callbacks import TensorBoardLogger, silent, to_stderr
 from sklstm._data import SequenceDataset, is_ragged, pad_ragged
 from sklstm._module import _ACTIVATIONS, LSTMNetwork
 from sklstm._net import SequenceNet, TrainingDivergedError
@@ -68,11 +70,14 @@ class _BaseLSTM(BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "callbacks": [list, None],
+        "tensorboard_dir": [str, os.PathLike, None],
         "device": [StrOptions({"cpu", "cuda", "auto"}), torch.device, str],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "init_from": [None, str, os.PathLike, HasMethods(["fit", "predict"])],
+        "freeze": ["boolean", Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -107,11 +112,14 @@ class _BaseLSTM(BaseEstimator):
         n_iter_no_change: int = 10,
         tol: float = 1e-4,
         callbacks: list | None = None,
+        tensorboard_dir: str | None = None,
         device: str = "cpu",
         n_threads: int | None = None,
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
         warm_start: bool = False,
+        init_from: object | None = None,
+        freeze: bool | int = False,
     ) -> None:
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -142,11 +150,14 @@ class _BaseLSTM(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.callbacks = callbacks
+        self.tensorboard_dir = tensorboard_dir
         self.device = device
         self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.init_from = init_from
+        self.freeze = freeze
 
     # ------------------------------------------------------------------ input
     def _check_X(self, X, *, reset: bool) -> SequenceDataset:
@@ -377,8 +388,20 @@ class _BaseLSTM(BaseEstimator):
                         threshold=self.tol,
                         threshold_mode="abs",
                         load_best=True,
+                        sink=to_stderr if self.verbose else silent,
                     ),
                 )
+            )
+        if self.freeze:
+            pretrained = ["lstm.*", "embedding.*"]
+            callbacks.append(("freeze", Freezer(pretrained, at=1)))
+            if self.freeze is not True:  # an int: unfreeze after that many epochs
+                callbacks.append(
+                    ("unfreeze", Unfreezer(pretrained, at=self.freeze + 1))
+                )
+        if self.tensorboard_dir is not None:
+            callbacks.append(
+                ("tensorboard", TensorBoardLogger(str(self.tensorboard_dir)))
             )
         n_batches = -(-n_train // self.batch_size)  # ceil: the last batch counts
         scheduler = self._scheduler_callback(n_batches, monitor)
@@ -469,19 +492,68 @@ class _BaseLSTM(BaseEstimator):
                     n_train=len(train),
                 )
                 net.initialize()
+                if self.init_from is not None:
+                    self._load_pretrained(net.module_)
             net.train_split = predefined_split(valid) if valid is not None else None
             n_before = len(net.history)
             try:
                 net.partial_fit(train, None, epochs=epochs)
-            except TrainingDivergedError as exc:
-                raise ValueError(
-                    f"Training diverged: {exc} Lower lr, set gradient_clip, or scale "
-                    "the inputs (sklstm.preprocessing.SequenceScaler)."
-                ) from None
+            except TrainingDivergedError:
+                # the net restored the last finite weights: keep a usable model
+                net.notify("on_train_end", X=None, y=None)
+                self._record_fit(net, n_before, device)
+                raise
+            except torch.cuda.OutOfMemoryError as exc:
+                raise MemoryError(
+                    f"CUDA ran out of memory training with batch_size="
+                    f"{self.batch_size}; try batch_size={max(1, self.batch_size // 2)}"
+                    ", a smaller hidden_size, or shorter sequences."
+                ) from exc
             finally:
                 net.train_split = None  # do not keep the validation data alive
         self._record_fit(net, n_before, device)
         return self
+
+    def _load_pretrained(self, module: LSTMNetwork) -> None:
+        """Copy the recurrent (and embedding) weights of ``init_from``."""
+        source = self.init_from
+        if isinstance(source, (str, os.PathLike)):
+            from sklstm._persist import load
+
+            source = load(source)
+        check_is_fitted(source, msg="init_from must be a fitted sklstm estimator.")
+        src = getattr(getattr(source, "net_", None), "module_", None)
+        if not isinstance(src, LSTMNetwork):
+            raise ValueError("init_from must be a fitted sklstm estimator.")
+        for part in ("lstm", "embedding"):
+            mine, theirs = getattr(module, part), getattr(src, part)
+            if mine is None and theirs is None:
+                continue
+            try:
+                mine.load_state_dict(theirs.state_dict())
+            except (AttributeError, RuntimeError) as exc:
+                raise ValueError(
+                    f"init_from: the pretrained {part} layers do not fit this model "
+                    "(use the same hidden_size, num_layers, bidirectional, "
+                    "embedding_dim and input features as the pretrained one): "
+                    f"{str(exc).splitlines()[0]}"
+                ) from None
+
+    def __sklearn_clone__(self):
+        # init_from is a fitted model to start from: clones share it as it is
+        # (sklearn's clone would turn it into an unfitted copy)
+        params = self.get_params(deep=False)
+        source = params.pop("init_from")
+        clone_ = type(self)(
+            **{
+                k: copy.deepcopy(v) if k == "callbacks" else v
+                for k, v in params.items()
+            }
+        )
+        clone_.init_from = source
+        if hasattr(self, "_metadata_request"):
+            clone_._metadata_request = copy.deepcopy(self._metadata_request)
+        return clone_
 
     def _record_fit(self, net: SequenceNet, n_before: int, device: str) -> None:
         self.reset_states()
@@ -489,18 +561,25 @@ class _BaseLSTM(BaseEstimator):
         self.device_ = device
         self.history_ = net.history
         self.n_iter_ = len(net.history) - n_before
-        self.loss_curve_ = [float(v) for v in net.history[:, "train_loss"]]
+
+        # an interrupted epoch may lack its losses: read what was recorded
+        def column(key: str, start: int = 0) -> list[float]:
+            return [float(row[key]) for row in net.history[start:] if key in row]
+
+        self.loss_curve_ = column("train_loss")
         self.validation_loss_curve_ = None
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
         self.best_epoch_ = len(net.history)
         if self.early_stopping:
-            self.validation_loss_curve_ = [
-                float(v) for v in net.history[n_before:, "valid_loss"]
-            ]
+            self.validation_loss_curve_ = column("valid_loss", n_before)
+            self.validation_scores_ = column("valid_score", n_before)
             stopper = dict(net.callbacks_)["early_stopping"]
-            self.best_epoch_ = int(stopper.best_epoch_)
-            stopper.best_model_weights_ = (
-                None  # a copy of the weights: not worth keeping
-            )
+            if stopper.best_epoch_:
+                self.best_epoch_ = int(stopper.best_epoch_)
+            best = net.history[self.best_epoch_ - 1]
+            self.best_validation_score_ = best.get("valid_score")
+            stopper.best_model_weights_ = None  # a copy of the weights: drop it
         self.n_parameters_ = sum(p.numel() for p in net.module_.parameters())
 
     # ------------------------------------------------------------- predicting

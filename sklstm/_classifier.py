@@ -100,11 +100,14 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         n_iter_no_change: int = 10,
         tol: float = 1e-4,
         callbacks: list | None = None,
+        tensorboard_dir: str | None = None,
         device: str = "cpu",
         n_threads: int | None = None,
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
         warm_start: bool = False,
+        init_from: object | None = None,
+        freeze: bool | int = False,
         class_weight: dict | str | None = None,
     ) -> None:
         super().__init__(
@@ -137,11 +140,14 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             n_iter_no_change=n_iter_no_change,
             tol=tol,
             callbacks=callbacks,
+            tensorboard_dir=tensorboard_dir,
             device=device,
             n_threads=n_threads,
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,
+            init_from=init_from,
+            freeze=freeze,
         )
         self.class_weight = class_weight
 

@@ -129,6 +129,11 @@ tol : float, default=1e-4
 callbacks : list of skorch callbacks or None, default=None
     Extra skorch callbacks; each ``fit`` works on its own deep copy.
 
+tensorboard_dir : str or None, default=None
+    Write the per-epoch scalars of ``history_`` (losses, validation score,
+    learning rate, epoch time) to a new run folder under this directory, for
+    TensorBoard (needs ``pip install 'sklstm[tensorboard]'``).
+
 device : {"cpu", "cuda", "auto"} or str, default="cpu"
     Where to train; ``"auto"`` picks CUDA when available.
 
@@ -147,6 +152,19 @@ verbose : int, default=0
 
 warm_start : bool, default=False
     Keep the fitted weights and continue training on the next ``fit``.
+
+init_from : fitted sklstm estimator, path or None, default=None
+    Transfer learning: start from the LSTM (and embedding) weights of this
+    fitted estimator (or of a file written by its ``save``), with a fresh
+    head sized for the new targets (any number of classes or outputs). The
+    architecture (``hidden_size``, ``num_layers``, ``bidirectional``,
+    ``embedding_dim``, input features) must match. Clones share the source
+    model, so searches start every candidate from it.
+
+freeze : bool or int, default=False
+    With ``init_from``: ``True`` keeps the pretrained layers fixed for the
+    whole fit (only the head trains); an int ``k`` keeps them fixed for the
+    first ``k`` epochs, then fine-tunes everything.
 """
 
 SHARED_ATTRIBUTES = """\
@@ -176,6 +194,13 @@ loss_curve_ : list of float
 
 validation_loss_curve_ : list of float or None
     Validation loss of every epoch of the last fit, with early stopping.
+
+validation_scores_ : list of float or None
+    Validation score of every epoch of the last fit, with early stopping
+    (accuracy for the classifier, R² for the regressor).
+
+best_validation_score_ : float or None
+    Validation score of the epoch whose weights the model holds.
 
 n_iter_ : int
     Epochs run by the last ``fit``.

@@ -25,6 +25,16 @@ class RegressionLoss(nn.Module):
             loss = F.huber_loss(pred, target, reduction="none", delta=self.delta)
         return loss.reshape(len(loss), -1).mean(dim=1)
 
+    @staticmethod
+    def score(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """R² averaged over outputs (and steps), as ``LSTMRegressor.score``."""
+        k = pred.shape[-1]
+        pred, target = pred.reshape(-1, k), target.reshape(-1, k)
+        sse = ((target - pred) ** 2).sum(dim=0)
+        sst = ((target - target.mean(dim=0)) ** 2).sum(dim=0)
+        r2 = torch.where(sst > 0, 1 - sse / sst.clamp_min(1e-12), (sse == 0).float())
+        return r2.mean()
+
 
 class ClassificationLoss(nn.Module):
     """Cross-entropy on logits ``(batch, classes)`` or ``(batch, steps, classes)``.
@@ -43,3 +53,8 @@ class ClassificationLoss(nn.Module):
             logits, target, weight=self.class_weight, reduction="none"
         )
         return loss.reshape(len(loss), -1).mean(dim=1)
+
+    @staticmethod
+    def score(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Accuracy (over all steps for per-step labels)."""
+        return (logits.argmax(dim=-1) == target).float().mean()

@@ -9,6 +9,7 @@ logging) work unchanged while small models train at the speed of a plain loop.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -16,13 +17,18 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EpochTimer, PrintLog
 
+from sklstm._callbacks import silent, to_stderr
 from sklstm._data import Batch, BatchIterator, SequenceDataset
 
 _BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_grad_computed")
 
 
-class TrainingDivergedError(RuntimeError):
-    """The training loss became NaN or infinite."""
+class TrainingDivergedError(ValueError):
+    """The training loss became NaN or infinite.
+
+    The estimator keeps the weights of the last finite epoch and stays usable;
+    inside a search the candidate gets ``error_score``.
+    """
 
 
 class SequenceNet(NeuralNet):
@@ -60,7 +66,10 @@ class SequenceNet(NeuralNet):
     @property
     def _default_callbacks(self) -> list[tuple[str, Callback]]:
         # losses are recorded by run_single_epoch itself, so no Passthrough scorers
-        return [("epoch_timer", EpochTimer()), ("print_log", PrintLog())]
+        return [
+            ("epoch_timer", EpochTimer()),
+            ("print_log", PrintLog(sink=to_stderr if self.verbose else silent)),
+        ]
 
     def initialize_callbacks(self) -> SequenceNet:
         super().initialize_callbacks()
@@ -95,7 +104,11 @@ class SequenceNet(NeuralNet):
 
     def batch_loss(self, batch: Batch) -> torch.Tensor:
         """Weighted mean of the per-sample losses of one batch."""
-        per_sample = self.criterion_(self.module_(batch.X, batch.lengths), batch.y)
+        out = self.module_(batch.X, batch.lengths)
+        return self._weighted_mean(self.criterion_(out, batch.y), batch)
+
+    @staticmethod
+    def _weighted_mean(per_sample: torch.Tensor, batch: Batch) -> torch.Tensor:
         if batch.weight is not None:
             per_sample = per_sample * batch.weight
         return per_sample.mean()
@@ -139,15 +152,23 @@ class SequenceNet(NeuralNet):
         self._set_training(training)
         if training:
             self.history.record("lr", self.optimizer_.param_groups[0]["lr"])
+            # the weights to fall back on if this epoch diverges
+            last_finite = copy.deepcopy(self.module_.state_dict())
         listen = bool(self.batch_callbacks_)
         total = torch.zeros((), device=self.device)
         seen = 0
+        outputs = []
         with torch.set_grad_enabled(training):
             for batch in iterator:
                 if listen:
                     self.history.new_batch()
                     self.notify_batch("on_batch_begin", batch=batch, training=training)
-                loss = self._train_batch(batch) if training else self.batch_loss(batch)
+                if training:
+                    loss = self._train_batch(batch)
+                else:
+                    out = self.module_(batch.X, batch.lengths)
+                    loss = self._weighted_mean(self.criterion_(out, batch.y), batch)
+                    outputs.append((out, batch.y))
                 size = len(batch.X)
                 total += loss.detach() * size
                 seen += size
@@ -160,9 +181,16 @@ class SequenceNet(NeuralNet):
         mean = total.item() / max(seen, 1)  # the epoch's only host sync
         self.history.record(prefix + "_loss", mean)
         self.history.record(prefix + "_batch_count", len(iterator))
-        if not math.isfinite(mean):
+        if outputs:
+            out, y = (torch.cat(t) for t in zip(*outputs, strict=True))
+            self.history.record(prefix + "_score", float(self.criterion_.score(out, y)))
+        if training and not math.isfinite(mean):
+            self.module_.load_state_dict(last_finite)
             raise TrainingDivergedError(
-                f"The {prefix} loss became {mean} at epoch {len(self.history)}."
+                f"Training diverged: the loss became {mean} in epoch "
+                f"{len(self.history)}; the weights of the epoch before are kept. "
+                "Lower lr, set gradient_clip, or scale the inputs "
+                "(sklstm.preprocessing.SequenceScaler)."
             )
 
     def predict_stream(self, dataset: SequenceDataset, state):

@@ -96,11 +96,14 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         n_iter_no_change: int = 10,
         tol: float = 1e-4,
         callbacks: list | None = None,
+        tensorboard_dir: str | None = None,
         device: str = "cpu",
         n_threads: int | None = None,
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
         warm_start: bool = False,
+        init_from: object | None = None,
+        freeze: bool | int = False,
         loss: str = "mse",
         scale_target: bool = True,
     ) -> None:
@@ -134,11 +137,14 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
             n_iter_no_change=n_iter_no_change,
             tol=tol,
             callbacks=callbacks,
+            tensorboard_dir=tensorboard_dir,
             device=device,
             n_threads=n_threads,
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,
+            init_from=init_from,
+            freeze=freeze,
         )
         self.loss = loss
         self.scale_target = scale_target

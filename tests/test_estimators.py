@@ -149,7 +149,8 @@ def test_verbose_zero_prints_nothing(clf_data, capsys):
 def test_verbose_one_prints_epoch_table(clf_data, capsys):
     X, y = clf_data
     LSTMClassifier(**{**FAST, "verbose": 1}).fit(X, y)
-    assert "train_loss" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "train_loss" in err and out == ""  # progress on stderr, stdout kept clean
 
 
 def test_warm_start_continues(reg_data):

@@ -1,0 +1,66 @@
+"""Training faults: divergence, interruption, out of memory."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import FitFailedWarning
+from sklearn.model_selection import GridSearchCV
+from skorch.callbacks import Callback
+
+from sklstm import LSTMRegressor, TrainingDivergedError
+
+FAST = {"hidden_size": 8, "max_epochs": 3, "batch_size": 16, "random_state": 0}
+
+
+def test_divergence_stops_and_keeps_last_finite_weights(reg_data):
+    X, y = reg_data
+    est = LSTMRegressor(
+        **{**FAST, "max_epochs": 50}, optimizer="sgd", lr=1e3, momentum=0.9
+    )
+    with pytest.raises(TrainingDivergedError, match="diverged"):
+        est.fit(X, y * 1e6)
+    assert est.n_iter_ < 50
+    assert all(torch.isfinite(p).all() for p in est.net_.module_.parameters())
+    assert np.isfinite(est.predict(X)).all()  # still usable
+
+
+def test_divergent_candidate_gets_error_score(reg_data):
+    X, y = reg_data
+    search = GridSearchCV(
+        LSTMRegressor(**{**FAST, "max_epochs": 30}, optimizer="sgd", momentum=0.9),
+        {"lr": [1e-3, 1e3]},
+        cv=2,
+        error_score=-99.0,
+    )
+    with pytest.warns(FitFailedWarning, match="fits failed"):
+        search.fit(X, y * 1e6)
+    scores = search.cv_results_["mean_test_score"]
+    assert scores[1] == -99.0 and np.isfinite(scores[0])
+    assert search.best_params_ == {"lr": 1e-3}
+
+
+class _Interrupt(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == 2:
+            raise KeyboardInterrupt
+
+
+def test_keyboard_interrupt_leaves_a_usable_model(reg_data):
+    X, y = reg_data
+    est = LSTMRegressor(**{**FAST, "max_epochs": 10}, callbacks=[_Interrupt()]).fit(
+        X, y
+    )
+    assert est.n_iter_ == 2
+    assert est.predict(X).shape == y.shape
+
+
+def test_cuda_out_of_memory_suggests_smaller_batch(reg_data, monkeypatch):
+    from sklstm._net import SequenceNet
+
+    def boom(self, *args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(SequenceNet, "partial_fit", boom)
+    X, y = reg_data
+    with pytest.raises(MemoryError, match="batch_size=8"):
+        LSTMRegressor(**FAST).fit(X, y)
