@@ -374,9 +374,9 @@ class _BaseLSTM(BaseEstimator):
         step_every = "batch" if self.lr_scheduler == "onecycle" else "epoch"
         return LRScheduler(policy=policy, step_every=step_every, **kwargs)
 
-    def _build_net(self, *, input_size, output_size, criterion, device, seed, n_train):
-        has_valid = self.early_stopping
-        monitor = "valid_loss" if has_valid else "train_loss"
+    def _make_callbacks(self, n_train: int) -> list:
+        """The skorch callbacks of one fit, made fresh from the parameters."""
+        monitor = "valid_loss" if self.early_stopping else "train_loss"
         callbacks = []
         if self.early_stopping:
             callbacks.append(
@@ -408,7 +408,9 @@ class _BaseLSTM(BaseEstimator):
         if scheduler is not None:
             callbacks.append(("lr_scheduler", scheduler))
         # deep copies: a search or clone must never share callback state between fits
-        callbacks += [copy.deepcopy(cb) for cb in self.callbacks or []]
+        return callbacks + [copy.deepcopy(cb) for cb in self.callbacks or []]
+
+    def _build_net(self, *, input_size, output_size, criterion, device, seed, n_train):
         opt_cls, opt_kwargs = self._optimizer_spec(device)
         return SequenceNet(
             module=LSTMNetwork,
@@ -431,7 +433,7 @@ class _BaseLSTM(BaseEstimator):
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
             train_split=None,
-            callbacks=callbacks,
+            callbacks=self._make_callbacks(n_train),
             device=device,
             verbose=self.verbose,
             l1=self.l1,
@@ -482,6 +484,9 @@ class _BaseLSTM(BaseEstimator):
             if warm:
                 net = self.net_
                 net.max_epochs, net.verbose = self.max_epochs, self.verbose
+                # callbacks follow the current parameters (e.g. early_stopping)
+                net.callbacks = self._make_callbacks(len(train))
+                net.initialize_callbacks()
             else:
                 net = self._build_net(
                     input_size=self.input_size_,

@@ -142,3 +142,10 @@ def test_init_from_shape_mismatch_is_explained():
         LSTMRegressor(hidden_size=4, max_epochs=1, init_from=pre).fit(X_a, y_a)
     with pytest.raises(ValueError, match="fitted"):
         LSTMRegressor(max_epochs=1, init_from=LSTMRegressor()).fit(X_a, y_a)
+
+
+def test_warm_start_follows_changed_parameters(reg_data):
+    X, y = reg_data
+    reg = LSTMRegressor(**FAST, warm_start=True).fit(X, y)
+    reg.set_params(early_stopping=True, n_iter_no_change=50).fit(X, y)
+    assert len(reg.history_) == 6 and len(reg.validation_loss_curve_) == 3
