@@ -22,6 +22,9 @@ from sklearn.utils.validation import (
 from skorch.callbacks import EarlyStopping, Freezer, LRScheduler, Unfreezer
 from skorch.helper import predefined_split
 
+from sklstm._cache import cache_key
+from sklstm._cache import lookup as cache_lookup
+from sklstm._cache import store as cache_store
 from sklstm._callbacks import TensorBoardLogger, silent, to_stderr
 from sklstm._data import SequenceDataset, is_ragged, pad_ragged
 from sklstm._module import _ACTIVATIONS, LSTMNetwork
@@ -71,6 +74,7 @@ class _BaseLSTM(BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="left")],
         "callbacks": [list, None],
         "tensorboard_dir": [str, os.PathLike, None],
+        "epoch_cache": [str, os.PathLike, None],
         "device": [StrOptions({"cpu", "cuda", "auto"}), torch.device, str],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
@@ -113,6 +117,7 @@ class _BaseLSTM(BaseEstimator):
         tol: float = 1e-4,
         callbacks: list | None = None,
         tensorboard_dir: str | None = None,
+        epoch_cache: str | None = None,
         device: str = "cpu",
         n_threads: int | None = None,
         random_state: int | np.random.RandomState | None = None,
@@ -151,6 +156,7 @@ class _BaseLSTM(BaseEstimator):
         self.tol = tol
         self.callbacks = callbacks
         self.tensorboard_dir = tensorboard_dir
+        self.epoch_cache = epoch_cache
         self.device = device
         self.n_threads = n_threads
         self.random_state = random_state
@@ -464,6 +470,13 @@ class _BaseLSTM(BaseEstimator):
             # mean 1: weights set each sample's share without changing the step size
             data.weight = torch.from_numpy((sw / sw.mean()).astype(np.float32))
         data.y = self._target_tensor(y_arr, sw, reset=not warm)
+        key = None
+        if self.epoch_cache is not None and epochs is None and not warm:
+            if not self.early_stopping:  # a stopped run cannot be continued
+                key = cache_key(self, data)
+                warm, epochs = self._resume_from_cache(key)
+                if warm and epochs == 0:
+                    return self
 
         device = self._resolve_device()
         seed = int(
@@ -517,7 +530,25 @@ class _BaseLSTM(BaseEstimator):
             finally:
                 net.train_split = None  # do not keep the validation data alive
         self._record_fit(net, n_before, device)
+        if key is not None:
+            cache_store(self.epoch_cache, key, self)
         return self
+
+    def _resume_from_cache(self, key: str) -> tuple[bool, int | None]:
+        """Take the fitted state of the longest cached shorter fit, if any.
+
+        Returns whether a state was taken and how many epochs remain.
+        """
+        cached = cache_lookup(self.epoch_cache, key, self.max_epochs)
+        if cached is None:
+            return False, None
+        params = self.get_params(deep=False)
+        for name, value in vars(cached).items():
+            if name not in params:
+                setattr(self, name, value)
+        done = len(self.history_)
+        self.n_iter_ = 0
+        return True, self.max_epochs - done
 
     def _load_pretrained(self, module: LSTMNetwork) -> None:
         """Copy the recurrent (and embedding) weights of ``init_from``."""

@@ -134,6 +134,15 @@ tensorboard_dir : str or None, default=None
     learning rate, epoch time) to a new run folder under this directory, for
     TensorBoard (needs ``pip install 'sklstm[tensorboard]'``).
 
+epoch_cache : str or None, default=None
+    A directory where each fit stores its state, keyed by the parameters
+    other than ``max_epochs`` and by the training data. A later fit with the
+    same key and more epochs starts from the longest stored shorter fit and
+    trains only the missing epochs: halving searches with
+    ``resource="max_epochs"`` and validation curves over ``max_epochs`` stop
+    retraining earlier rungs. Not used with ``early_stopping``. The files are
+    joblib pickles written by sklstm: use a directory you own.
+
 device : {"cpu", "cuda", "auto"} or str, default="cpu"
     Where to train; ``"auto"`` picks CUDA when available.
 
