@@ -529,6 +529,9 @@ class _BaseLSTM(BaseEstimator):
                 ) from exc
             finally:
                 net.train_split = None  # do not keep the validation data alive
+                del train, valid
+                if device.startswith("cuda"):
+                    torch.cuda.empty_cache()  # hand the batches' memory back
         self._record_fit(net, n_before, device)
         if key is not None:
             cache_store(self.epoch_cache, key, self)

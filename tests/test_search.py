@@ -120,3 +120,21 @@ def test_learning_and_validation_curves(reg_data):
         LSTMRegressor(**FAST), X, y, param_name="hidden_size", param_range=[2, 4], cv=2
     )
     assert test.shape == (2, 2)
+
+
+def test_same_search_twice_gives_same_results(clf_data):
+    X, y = clf_data
+
+    def run():
+        return RandomizedSearchCV(
+            LSTMClassifier(**FAST, dropout=0.2, num_layers=2),
+            {"hidden_size": randint(2, 8), "lr": loguniform(1e-3, 1e-1)},
+            n_iter=3,
+            cv=3,
+            random_state=0,
+            n_jobs=2,
+        ).fit(X, y)
+
+    a, b = run(), run()
+    for key in ("params", "mean_test_score", "split0_test_score"):
+        np.testing.assert_array_equal(a.cv_results_[key], b.cv_results_[key])
