@@ -2,8 +2,18 @@
 
 from sklstm._classifier import LSTMClassifier
 from sklstm._net import TrainingDivergedError
+from sklstm._onnx import to_onnx
+from sklstm._persist import load, save
 from sklstm._regressor import LSTMRegressor
 
 __version__ = "0.1.0"
 
-__all__ = ["LSTMClassifier", "LSTMRegressor", "TrainingDivergedError", "__version__"]
+__all__ = [
+    "LSTMClassifier",
+    "LSTMRegressor",
+    "TrainingDivergedError",
+    "__version__",
+    "load",
+    "save",
+    "to_onnx",
+]

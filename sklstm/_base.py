@@ -580,6 +580,47 @@ class _BaseLSTM(BaseEstimator):
                     f"{str(exc).splitlines()[0]}"
                 ) from None
 
+    def save(self, path):
+        """Save the fitted model in sklstm's safe format.
+
+        Parameters as JSON and weights as a torch ``state_dict`` in one zip
+        file; loading it never unpickles arbitrary objects.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            File to write (e.g. ``"model.sklstm"``).
+
+        Returns
+        -------
+        path : pathlib.Path
+            The file written.
+        """
+        from sklstm._persist import save
+
+        return save(self, path)
+
+    @classmethod
+    def load(cls, path, *, device: str = "cpu"):
+        """Load a model written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            File written by :meth:`save`.
+        device : str, default="cpu"
+            Device to load the weights onto (a model fitted on CUDA loads on
+            a CPU-only machine).
+
+        Returns
+        -------
+        estimator : LSTMClassifier or LSTMRegressor
+            The fitted estimator; its class must be ``cls``.
+        """
+        from sklstm._persist import load
+
+        return load(path, device=device, estimator_class=cls)
+
     def __sklearn_clone__(self):
         # init_from is a fitted model to start from: clones share it as it is
         # (sklearn's clone would turn it into an unfitted copy)

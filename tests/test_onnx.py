@@ -1,0 +1,123 @@
+"""ONNX export: the graph's output equals predict / predict_proba."""
+
+import sys
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+
+from sklstm import LSTMClassifier, LSTMRegressor
+from sklstm._onnx import to_onnx
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+FAST = {"hidden_size": 4, "max_epochs": 2, "batch_size": 16, "random_state": 0}
+
+
+def _data(n=40, steps=6, features=2):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(n, steps, features)).astype(np.float32)
+    return X, X[:, :, 0].mean(axis=1)
+
+
+def _case(name):
+    """A fitted estimator and inputs of other batch sizes and lengths than fit's."""
+    X, signal = _data()
+    X_new = np.random.RandomState(1).normal(size=(7, 9, 2)).astype(np.float32)
+    labels = np.where(signal > 0, "up", "down")
+    if name == "reg":
+        return LSTMRegressor(**FAST).fit(X, 3 * signal + 10), X_new
+    if name == "reg_multi_output_deep":
+        est = LSTMRegressor(
+            **FAST, num_layers=2, bidirectional=True, norm="layer", head_units=(3,)
+        )
+        return est.fit(X, np.c_[signal, 5 - signal]), X_new
+    if name == "reg_sequences":
+        est = LSTMRegressor(**FAST, return_sequences=True, norm="batch")
+        return est.fit(X, X[:, :, 0].cumsum(axis=1)), X_new
+    if name == "reg_2d":  # fixed columns, as in predict
+        return LSTMRegressor(**FAST).fit(X[:, :, 0], signal), X_new[:, :6, 0]
+    if name == "clf":
+        est = LSTMClassifier(**FAST, bidirectional=True, head_units=(3,))
+        return est.fit(X, labels), X_new
+    if name == "clf_multiclass_sequences":
+        y = np.digitize(X[:, :, 0], [-0.5, 0.5])
+        return LSTMClassifier(**FAST, return_sequences=True).fit(X, y), X_new
+    if name == "clf_embedding":
+        tokens = np.abs(np.round(X[:, :, 0] * 3)).astype(np.int64) + 1
+        new = np.abs(np.round(X_new[:, :, 0] * 3)).astype(np.int64) + 1
+        est = LSTMClassifier(**FAST, embedding_dim=3)
+        return est.fit(tokens, labels), np.minimum(new, tokens.max())
+    raise KeyError(name)
+
+
+def _run(path, X):
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {"X": X})
+    return out
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "reg",
+        "reg_multi_output_deep",
+        "reg_sequences",
+        "reg_2d",
+        "clf",
+        "clf_multiclass_sequences",
+        "clf_embedding",
+    ],
+)
+def test_onnx_output_equals_the_estimator(name, tmp_path):
+    est, X = _case(name)
+    path = to_onnx(est, tmp_path / "model.onnx")
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    shorter = X[:1] if name == "reg_2d" else X[:1, :4]
+    for rows in (X, shorter):  # dynamic batch and time axes
+        out = _run(path, rows)
+        expected = _predict(est, name, rows)
+        assert out.shape == expected.shape
+        np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-6)
+    outputs = [o.name for o in model.graph.output]
+    assert outputs == ["probabilities" if name.startswith("clf") else "prediction"]
+
+
+def _predict(est, name, X):
+    return est.predict_proba(X) if name.startswith("clf") else est.predict(X)
+
+
+def test_onnx_labels_from_probabilities(tmp_path):
+    est, X = _case("clf")
+    proba = _run(to_onnx(est, tmp_path / "m.onnx"), X)
+    np.testing.assert_array_equal(est.classes_[proba.argmax(axis=-1)], est.predict(X))
+
+
+def test_onnx_needs_a_fitted_estimator(tmp_path):
+    with pytest.raises(NotFittedError):
+        to_onnx(LSTMRegressor(), tmp_path / "m.onnx")
+
+
+def test_stateful_export_warns_and_starts_from_zero(tmp_path):
+    X, signal = _data()
+    est = LSTMRegressor(**FAST, stateful=True).fit(X, signal)
+    with pytest.warns(UserWarning, match="zero state"):
+        path = to_onnx(est, tmp_path / "m.onnx")
+    est.reset_states()
+    np.testing.assert_allclose(_run(path, X), est.predict(X), rtol=1e-4, atol=1e-6)
+
+
+def test_onnx_of_a_2d_model_keeps_its_columns(tmp_path):
+    est, X = _case("reg_2d")
+    path = to_onnx(est, tmp_path / "m.onnx")
+    with pytest.raises(ort.capi.onnxruntime_pybind11_state.InvalidArgument):
+        _run(path, X[:, :4])
+
+
+def test_onnx_names_the_missing_package(tmp_path, monkeypatch):
+    est, _ = _case("reg")
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(ImportError, match="sklstm\\[onnx\\]"):
+        to_onnx(est, tmp_path / "m.onnx")
