@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.special import softmax
+from scipy.special import expit, softmax
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import (
     check_array,
     check_is_fitted,
@@ -20,7 +20,7 @@ from sklearn.utils.validation import (
 from sklstm._base import _BaseLSTM, _fit_context
 from sklstm._data import SequenceDataset
 from sklstm._docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
-from sklstm._losses import ClassificationLoss
+from sklstm._losses import ClassificationLoss, MultiLabelLoss
 
 
 class LSTMClassifier(ClassifierMixin, _BaseLSTM):
@@ -28,7 +28,10 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
 
     Labels of any type (strings, non-contiguous integers); binary or
     multiclass, one label per sequence or, with ``return_sequences=True``,
-    one per time step (sequence tagging). Trained with cross-entropy.
+    one per time step (sequence tagging). Trained with cross-entropy. A 0/1
+    indicator matrix ``y`` of shape ``(n_samples, n_labels)`` is multi-label
+    classification: one sigmoid output per label, binary cross-entropy,
+    ``predict_proba`` of shape ``(n_samples, n_labels)``.
 
     Parameters
     ----------
@@ -43,7 +46,10 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
     ----------
     {shared_attributes}
     classes_ : ndarray of shape (n_classes,)
-        Class labels.
+        Class labels (``arange(n_labels)`` for multi-label ``y``).
+
+    multilabel_ : bool
+        Whether ``y`` was a multi-label indicator matrix.
 
     See Also
     --------
@@ -214,7 +220,10 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             before the class axis for ``return_sequences=True``).
         """
         check_is_fitted(self)
-        return softmax(self._predict_raw(X), axis=-1)
+        raw = self._predict_raw(X)
+        if self.multilabel_:
+            return expit(raw)
+        return softmax(raw, axis=-1)
 
     def predict(self, X):
         """Predict labels for sequences ``X``.
@@ -231,7 +240,10 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             ``return_sequences=True``).
         """
         check_is_fitted(self)
-        return self.classes_[np.argmax(self._predict_raw(X), axis=-1)]
+        raw = self._predict_raw(X)
+        if self.multilabel_:
+            return (raw > 0).astype(np.int64)  # probability above 0.5
+        return self.classes_[np.argmax(raw, axis=-1)]
 
     def score(self, X, y, sample_weight=None):
         """Accuracy of the predictions (over all time steps for sequence tagging).
@@ -262,15 +274,25 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = False
+        tags.classifier_tags.multi_label = True
         tags.input_tags.three_d_array = True
         return tags
 
     # hooks of _BaseLSTM
     def _is_classifier_target(self) -> bool:
-        return True
+        return not self.multilabel_  # stratify on single labels only
 
     def _check_target(self, y, data: SequenceDataset, *, fit: bool, classes=None):
+        if fit:
+            shape = np.shape(np.asarray(y)) if not hasattr(y, "shape") else y.shape
+            self.multilabel_ = (
+                not self.return_sequences
+                and len(shape) == 2
+                and shape[1] > 1
+                and type_of_target(y) == "multilabel-indicator"
+            )
+        if self.multilabel_:
+            return self._check_indicator(y, fit=fit)
         if self.return_sequences:
             y = check_array(y, ensure_2d=True, dtype=None, input_name="y")
         else:
@@ -292,15 +314,39 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             )
         return np.searchsorted(self.classes_, y)
 
+    def _check_indicator(self, y, *, fit: bool) -> np.ndarray:
+        """Multi-label targets: a 0/1 indicator matrix, one column per label."""
+        y = check_array(y, dtype=None, input_name="y")
+        if type_of_target(y) != "multilabel-indicator":
+            raise ValueError(
+                "The model was fitted on a multi-label indicator matrix; y must be "
+                "a 0/1 matrix with one column per label."
+            )
+        if fit:
+            self.classes_ = np.arange(y.shape[1])
+            if self.class_weight is not None:
+                raise ValueError(
+                    "class_weight is not supported for multi-label y; use "
+                    "sample_weight instead."
+                )
+        elif y.shape[1] != len(self.classes_):
+            raise ValueError(
+                f"y has {y.shape[1]} label columns; the model was fitted with "
+                f"{len(self.classes_)}."
+            )
+        return y.astype(np.float32)
+
     def _target_tensor(
         self, y: np.ndarray, sample_weight, *, reset: bool
     ) -> torch.Tensor:
-        return torch.from_numpy(y.astype(np.int64))
+        return torch.from_numpy(y.astype(np.float32 if self.multilabel_ else np.int64))
 
     def _n_outputs(self) -> int:
         return len(self.classes_)
 
     def _criterion(self, data: SequenceDataset) -> torch.nn.Module:
+        if self.multilabel_:
+            return MultiLabelLoss()
         if self.class_weight is None:
             return ClassificationLoss()
         encoded = data.y.numpy().ravel()

@@ -58,3 +58,16 @@ class ClassificationLoss(nn.Module):
     def score(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Accuracy (over all steps for per-step labels)."""
         return (logits.argmax(dim=-1) == target).float().mean()
+
+
+class MultiLabelLoss(nn.Module):
+    """Binary cross-entropy on one logit per label, averaged over labels."""
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        loss = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        return loss.mean(dim=1)
+
+    @staticmethod
+    def score(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Subset accuracy: every label of a sample right."""
+        return ((logits > 0) == (target > 0.5)).all(dim=1).float().mean()

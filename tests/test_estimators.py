@@ -173,3 +173,17 @@ def test_partial_fit_runs_one_epoch(clf_data):
     clf.partial_fit(X[20:], y[20:])
     assert len(clf.history_) == 2
     assert set(clf.classes_) == set(y)
+
+
+def test_multilabel_indicator(clf_data):
+    X, _ = clf_data
+    Y = np.column_stack([X[:, :, 0].mean(1) > 0, X[:, :, 1].mean(1) > 0]).astype(int)
+    clf = LSTMClassifier(hidden_size=16, lr=0.02, max_epochs=40, random_state=0)
+    clf.fit(X, Y)
+    assert clf.multilabel_ and list(clf.classes_) == [0, 1]
+    proba = clf.predict_proba(X)
+    assert proba.shape == Y.shape and ((proba >= 0) & (proba <= 1)).all()
+    np.testing.assert_array_equal(clf.predict(X), (proba > 0.5).astype(int))
+    assert clf.score(X, Y) > 0.8  # subset accuracy
+    with pytest.raises(ValueError, match="label columns"):
+        clf.set_params(warm_start=True).fit(X, Y[:, :1].repeat(3, axis=1))
