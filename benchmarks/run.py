@@ -284,12 +284,17 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument(
+        "--sizes", type=int, nargs="*", help="indices of the sizes to run (default all)"
+    )
+    parser.add_argument(
         "--only",
         nargs="*",
         default=["fit", "overhead", "scaling", "ragged", "memory", "grid"],
     )
     args = parser.parse_args(argv)
     sizes = GPU_SIZES if args.device.startswith("cuda") else CPU_SIZES
+    if args.sizes:
+        sizes = [sizes[i] for i in args.sizes]
     results = {}
     if "fit" in args.only:
         results["fit_predict"] = bench_fit_predict(sizes, args)

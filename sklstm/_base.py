@@ -15,11 +15,18 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
+    _num_samples,
     check_array,
     check_is_fitted,
     validate_data,
 )
-from skorch.callbacks import EarlyStopping, Freezer, LRScheduler, Unfreezer
+from skorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    Freezer,
+    LRScheduler,
+    Unfreezer,
+)
 from skorch.helper import predefined_split
 
 from sklstm._cache import cache_key
@@ -38,6 +45,25 @@ _OPTIMIZERS = {
     "rmsprop": torch.optim.RMSprop,
 }
 _SCHEDULERS = {"plateau", "cosine", "step", "onecycle", "exponential"}
+_MAX_VOCAB = 10_000_000
+
+
+def _check_scheduler(policy: type, kwargs: dict, lr: float) -> None:
+    """Build and step the schedule once on a dummy optimizer: bad params fail here."""
+    probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scheduler = policy(probe, **kwargs)
+            probe.step()
+            if policy is torch.optim.lr_scheduler.ReduceLROnPlateau:
+                scheduler.step(0.0)
+            else:
+                scheduler.step()
+    except (TypeError, ValueError, ZeroDivisionError, KeyError) as exc:
+        raise ValueError(
+            f"lr_scheduler_params do not fit {policy.__name__}: {exc}"
+        ) from None
 
 
 class _BaseLSTM(BaseEstimator):
@@ -241,8 +267,17 @@ class _BaseLSTM(BaseEstimator):
                     "With embedding_dim set, X holds token ids: give 2D "
                     "(n_samples, n_timesteps) or a list of 1D id sequences."
                 )
-        elif values.ndim == 2:
-            values = values[:, :, None]
+        else:
+            if values.dtype == np.float64 and values.size:
+                top = np.abs(values).max()
+                if top > np.finfo(np.float32).max:
+                    raise ValueError(
+                        f"X holds values up to {top:.3g}, beyond float32 (the "
+                        "precision sklstm computes in); rescale X, e.g. with "
+                        "sklstm.preprocessing.SequenceScaler."
+                    )
+            if values.ndim == 2:
+                values = values[:, :, None]
         X_t = torch.from_numpy(np.require(values, dtype=dtype, requirements=["C", "W"]))
         return SequenceDataset(
             X_t, None if lengths is None else torch.from_numpy(lengths)
@@ -255,6 +290,12 @@ class _BaseLSTM(BaseEstimator):
                 "(0 is padding); use sklstm.preprocessing.TextSequencer for text."
             )
         top = int(values.max())
+        if top >= _MAX_VOCAB:
+            raise ValueError(
+                f"X holds token id {top}; ids must be below {_MAX_VOCAB:,} (each id "
+                "gets an embedding row). Map tokens to dense ids, e.g. with "
+                "sklstm.preprocessing.TextSequencer."
+            )
         if reset:
             self.vocab_size_ = top + 1
         elif top >= self.vocab_size_:
@@ -295,25 +336,33 @@ class _BaseLSTM(BaseEstimator):
         device = str(self.device)
         if device == "auto":
             return "cuda" if torch.cuda.is_available() else "cpu"
-        if device.startswith("cuda") and not torch.cuda.is_available():
+        try:
+            kind = torch.device(device).type
+        except RuntimeError as exc:
+            raise ValueError(f"Unknown device {self.device!r}: {exc}") from exc
+        if kind not in ("cpu", "cuda"):
+            raise ValueError(
+                f"device={self.device!r} is not supported; use 'cpu', 'cuda', "
+                "'cuda:<index>' or 'auto'."
+            )
+        if kind == "cuda" and not torch.cuda.is_available():
             raise ValueError(
                 f"device={self.device!r} but CUDA is not available; use device='cpu' "
                 "or device='auto'."
             )
-        try:
-            torch.device(device)
-        except RuntimeError as exc:
-            raise ValueError(f"Unknown device {self.device!r}: {exc}") from exc
         return device
 
     def _check_head_units(self) -> tuple[int, ...]:
         units = tuple(self.head_units)
-        if not all(isinstance(u, Integral) and u >= 1 for u in units):
+        if not all(
+            isinstance(u, Integral) and not isinstance(u, bool) and u >= 1
+            for u in units
+        ):
             raise ValueError(
                 "head_units must be a tuple of positive integers, got "
                 f"{self.head_units!r}."
             )
-        return units
+        return tuple(int(u) for u in units)
 
     def _split_indices(self, y: np.ndarray, n: int, seed: int):
         """Train and validation row indices for early stopping."""
@@ -375,6 +424,7 @@ class _BaseLSTM(BaseEstimator):
         }
         policy, kwargs = defaults[self.lr_scheduler]
         kwargs.update(params)
+        _check_scheduler(policy, kwargs, self.lr)
         if self.lr_scheduler == "plateau":
             kwargs["monitor"] = monitor
         step_every = "batch" if self.lr_scheduler == "onecycle" else "epoch"
@@ -390,7 +440,7 @@ class _BaseLSTM(BaseEstimator):
                     "early_stopping",
                     EarlyStopping(
                         monitor="valid_loss",
-                        patience=self.n_iter_no_change,
+                        patience=int(self.n_iter_no_change),
                         threshold=self.tol,
                         threshold_mode="abs",
                         load_best=True,
@@ -401,10 +451,10 @@ class _BaseLSTM(BaseEstimator):
         if self.freeze:
             pretrained = ["lstm.*", "embedding.*"]
             callbacks.append(("freeze", Freezer(pretrained, at=1)))
-            if self.freeze is not True:  # an int: unfreeze after that many epochs
-                callbacks.append(
-                    ("unfreeze", Unfreezer(pretrained, at=self.freeze + 1))
-                )
+            if not isinstance(self.freeze, (bool, np.bool_)):
+                # an int: unfreeze after that many epochs
+                at = int(self.freeze) + 1
+                callbacks.append(("unfreeze", Unfreezer(pretrained, at=at)))
         if self.tensorboard_dir is not None:
             callbacks.append(
                 ("tensorboard", TensorBoardLogger(str(self.tensorboard_dir)))
@@ -413,6 +463,13 @@ class _BaseLSTM(BaseEstimator):
         scheduler = self._scheduler_callback(n_batches, monitor)
         if scheduler is not None:
             callbacks.append(("lr_scheduler", scheduler))
+        for cb in self.callbacks or []:
+            item = cb[1] if isinstance(cb, tuple) and len(cb) == 2 else cb
+            if not isinstance(item, Callback):
+                raise TypeError(
+                    f"callbacks must hold skorch callbacks (or (name, callback) "
+                    f"pairs), got {cb!r}."
+                )
         # deep copies: a search or clone must never share callback state between fits
         return callbacks + [copy.deepcopy(cb) for cb in self.callbacks or []]
 
@@ -422,8 +479,8 @@ class _BaseLSTM(BaseEstimator):
             module=LSTMNetwork,
             module__input_size=input_size,
             module__output_size=output_size,
-            module__hidden_size=self.hidden_size,
-            module__num_layers=self.num_layers,
+            module__hidden_size=int(self.hidden_size),
+            module__num_layers=int(self.num_layers),
             module__bidirectional=self.bidirectional,
             module__dropout=self.dropout,
             module__head_units=self._check_head_units(),
@@ -431,13 +488,15 @@ class _BaseLSTM(BaseEstimator):
             module__norm=self.norm,
             module__return_sequences=self.return_sequences,
             module__vocab_size=getattr(self, "vocab_size_", None),
-            module__embedding_dim=self.embedding_dim,
+            module__embedding_dim=(
+                None if self.embedding_dim is None else int(self.embedding_dim)
+            ),
             criterion=criterion,
             optimizer=opt_cls,
             lr=self.lr,
             **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
+            max_epochs=int(self.max_epochs),
+            batch_size=int(self.batch_size),
             train_split=None,
             callbacks=self._make_callbacks(n_train),
             device=device,
@@ -457,11 +516,21 @@ class _BaseLSTM(BaseEstimator):
         self._check_y_present(y)
         warm = (self.warm_start or epochs is not None) and hasattr(self, "net_")
         data = self._check_X(X, reset=not warm)
+        if _num_samples(y) != len(data):
+            raise ValueError(
+                f"Found input variables with inconsistent numbers of samples: "
+                f"[{len(data)}, {_num_samples(y)}]"
+            )
         y_arr = self._check_target(y, data, fit=not warm, classes=classes)
         self._check_length(data, y_arr)
         n = len(data)
         sw = None
         if sample_weight is not None:
+            if hasattr(sample_weight, "__len__") and len(sample_weight) != n:
+                raise ValueError(
+                    f"sample_weight has {len(sample_weight)} entries but X has {n} "
+                    "samples; give one weight per sample."
+                )
             sw = _check_sample_weight(
                 sample_weight, np.empty(n), ensure_non_negative=True
             )
@@ -470,6 +539,8 @@ class _BaseLSTM(BaseEstimator):
             if sw.sum() <= 0:
                 raise ValueError("sample_weight sums to zero; no sample would count.")
             # mean 1: weights set each sample's share without changing the step size
+            # (scaled by the largest first, so huge weights cannot overflow the sum)
+            sw = sw / sw.max()
             data.weight = torch.from_numpy((sw / sw.mean()).astype(np.float32))
         data.y = self._target_tensor(y_arr, sw, reset=not warm)
         key = None
@@ -488,6 +559,11 @@ class _BaseLSTM(BaseEstimator):
         if self.early_stopping:
             tr, va = self._split_indices(y_arr, n, seed)
             train, valid = data.subset(tr), data.subset(va)
+        if self.norm == "batch" and len(train) < 2:
+            raise ValueError(
+                f"norm='batch' needs at least 2 training samples, got {len(train)}; "
+                "use norm='layer' or more data."
+            )
         train, valid = train.to(device), valid.to(device) if valid is not None else None
 
         threads = self.n_threads or auto_threads(

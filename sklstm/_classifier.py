@@ -349,6 +349,13 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             return MultiLabelLoss()
         if self.class_weight is None:
             return ClassificationLoss()
+        if isinstance(self.class_weight, dict):
+            values = np.asarray(list(self.class_weight.values()), dtype=float)
+            if not (np.isfinite(values).all() and (values >= 0).all() and values.any()):
+                raise ValueError(
+                    "class_weight values must be finite, non-negative and not all "
+                    f"zero, got {self.class_weight!r}."
+                )
         encoded = data.y.numpy().ravel()
         present = np.unique(encoded)
         weights = np.ones(len(self.classes_))

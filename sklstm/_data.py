@@ -50,6 +50,10 @@ def pad_ragged(
             raise ValueError(
                 f"Sequence {i} is empty; every sequence needs at least one time step."
             )
+        if arr.ndim == 2 and arr.shape[1] == 0:
+            raise ValueError(
+                f"Sequence {i} has 0 features; every time step needs at least one."
+            )
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise ValueError(f"Sequence {i} contains NaN or infinity.")
         items.append(arr)

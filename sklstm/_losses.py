@@ -23,7 +23,7 @@ class RegressionLoss(nn.Module):
             loss = F.l1_loss(pred, target, reduction="none")
         else:
             loss = F.huber_loss(pred, target, reduction="none", delta=self.delta)
-        return loss.reshape(len(loss), -1).mean(dim=1)
+        return loss if loss.dim() == 1 else loss.reshape(len(loss), -1).mean(dim=1)
 
     @staticmethod
     def score(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -52,7 +52,7 @@ class ClassificationLoss(nn.Module):
         loss = F.cross_entropy(
             logits, target, weight=self.class_weight, reduction="none"
         )
-        return loss.reshape(len(loss), -1).mean(dim=1)
+        return loss if loss.dim() == 1 else loss.reshape(len(loss), -1).mean(dim=1)
 
     @staticmethod
     def score(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

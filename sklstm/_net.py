@@ -17,7 +17,7 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EpochTimer, PrintLog
 
-from sklstm._callbacks import silent, to_stderr
+from sklstm._callbacks import to_stderr
 from sklstm._data import Batch, BatchIterator, SequenceDataset
 
 _BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_grad_computed")
@@ -65,11 +65,12 @@ class SequenceNet(NeuralNet):
 
     @property
     def _default_callbacks(self) -> list[tuple[str, Callback]]:
-        # losses are recorded by run_single_epoch itself, so no Passthrough scorers
-        return [
-            ("epoch_timer", EpochTimer()),
-            ("print_log", PrintLog(sink=to_stderr if self.verbose else silent)),
-        ]
+        # losses are recorded by run_single_epoch itself, so no Passthrough scorers;
+        # the epoch table is only built when it is shown (formatting costs ms)
+        callbacks: list[tuple[str, Callback]] = [("epoch_timer", EpochTimer())]
+        if self.verbose:
+            callbacks.append(("print_log", PrintLog(sink=to_stderr)))
+        return callbacks
 
     def initialize_callbacks(self) -> SequenceNet:
         super().initialize_callbacks()
@@ -131,10 +132,11 @@ class SequenceNet(NeuralNet):
                     X=batch.X,
                     y=batch.y,
                 )
-            params = [p for p in self.module_.parameters() if p.grad is not None]
             if self.gradient_clip_value is not None:
+                params = self.module_.parameters()
                 torch.nn.utils.clip_grad_value_(params, self.gradient_clip_value)
             if self.gradient_clip is not None:
+                params = self.module_.parameters()
                 torch.nn.utils.clip_grad_norm_(params, self.gradient_clip)
             return loss
 
@@ -170,7 +172,7 @@ class SequenceNet(NeuralNet):
                     loss = self._weighted_mean(self.criterion_(out, batch.y), batch)
                     outputs.append((out, batch.y))
                 size = len(batch.X)
-                total += loss.detach() * size
+                total.add_(loss.detach(), alpha=size)
                 seen += size
                 if listen:
                     self.history.record_batch(prefix + "_loss", loss.item())
@@ -184,14 +186,20 @@ class SequenceNet(NeuralNet):
         if outputs:
             out, y = (torch.cat(t) for t in zip(*outputs, strict=True))
             self.history.record(prefix + "_score", float(self.criterion_.score(out, y)))
-        if training and not math.isfinite(mean):
+        if training and not (math.isfinite(mean) and self._weights_finite()):
             self.module_.load_state_dict(last_finite)
             raise TrainingDivergedError(
-                f"Training diverged: the loss became {mean} in epoch "
-                f"{len(self.history)}; the weights of the epoch before are kept. "
+                f"Training diverged: the loss (or the weights) became non-finite "
+                f"in epoch {len(self.history)}; the weights of the epoch before are "
+                "kept. "
                 "Lower lr, set gradient_clip, or scale the inputs "
                 "(sklstm.preprocessing.SequenceScaler)."
             )
+
+    def _weights_finite(self) -> bool:
+        # a NaN or inf anywhere makes that parameter's sum non-finite
+        sums = torch.stack([p.detach().sum() for p in self.module_.parameters()])
+        return bool(torch.isfinite(sums).all())
 
     def predict_stream(self, dataset: SequenceDataset, state):
         """Outputs for the next chunk of each stream, and the state after it."""

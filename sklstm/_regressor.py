@@ -289,10 +289,15 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         w = np.ones(len(y)) if sample_weight is None else sample_weight
         w = np.broadcast_to(w[:, None], flat.shape[:2]).ravel()
         flat = flat.reshape(-1, k)
+        # divided by the largest magnitude first, so squaring cannot overflow
+        top = np.abs(flat).max(axis=0)
+        top = np.where(top > 0, top, 1.0)
+        unit = flat / top
         # weighted like the loss, so weights act exactly as repeated rows
-        self.y_mean_ = np.average(flat, axis=0, weights=w)
-        scale = np.sqrt(np.average((flat - self.y_mean_) ** 2, axis=0, weights=w))
-        self.y_scale_ = np.where(scale > 0, scale, 1.0)
+        mean = np.average(unit, axis=0, weights=w)
+        scale = np.sqrt(np.average((unit - mean) ** 2, axis=0, weights=w))
+        self.y_mean_ = mean * top
+        self.y_scale_ = np.where(scale > 0, scale * top, 1.0)
 
     def _n_outputs(self) -> int:
         return self.n_outputs_
