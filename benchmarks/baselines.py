@@ -25,9 +25,9 @@ def _sync(device: str) -> None:
 def minimal_fit(X, y, *, hidden_size, num_layers, batch_size, epochs, device, seed=0):
     """Train with a plain loop; return (seconds, module)."""
     torch.manual_seed(seed)
+    start = time.perf_counter()  # building the model is part of any fit
     module = LSTMNetwork(X.shape[2], 1, hidden_size, num_layers).to(device)
     opt = torch.optim.Adam(module.parameters(), lr=1e-3, fused=True)
-    start = time.perf_counter()
     Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(device)
     yt = torch.from_numpy(np.asarray(y, dtype=np.float32)).to(device)
     n = len(Xt)

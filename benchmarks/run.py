@@ -209,44 +209,53 @@ def bench_ragged(args):
 
 _MEMORY_CHILD = """
 import resource, sys, numpy as np
-sys.path.insert(0, {bench!r})
+sys.path[:0] = {paths!r}
 from run import make_data, sklstm_est
+from baselines import minimal_fit
 X, y = make_data({n}, {T}, {F})
 X = X.astype(np.float64)  # what users usually hand over
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-import torch
-est = sklstm_est({H}, {L}, {bs}, 1, {device!r}).fit(X, y)
+if {which!r} == "sklstm":
+    sklstm_est({H}, {L}, {bs}, 1, {device!r}).fit(X, y)
+else:
+    minimal_fit(X, y, hidden_size={H}, num_layers={L}, batch_size={bs}, epochs=1,
+                device={device!r})
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print((peak - before) / 1024)
 """
 
 
 def bench_memory(sizes, args):
-    """Peak RSS growth during fit vs the budget: float32 data x 2 + model + 300 MB."""
+    """Peak RSS growth of one fit vs the budget (float32 data x 2 + model + 300 MB),
+    next to the minimal loop's on the same data (activations for backprop are
+    the same for both and not in the budget)."""
     rows = []
+    paths = [str(HERE), str(HERE.parent)]
     for n, T, F, H, L, bs in sizes:
         n = max(int(n * args.scale), 4 * bs)
-        code = _MEMORY_CHILD.format(
-            bench=str(Path(__file__).resolve().parent),
-            n=n,
-            T=T,
-            F=F,
-            H=H,
-            L=L,
-            bs=bs,
-            device=args.device,
-        )
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True
-        )
-        grown = float(out.stdout.strip().splitlines()[-1])
+        grown = {}
+        for which in ("sklstm", "minimal"):
+            code = _MEMORY_CHILD.format(
+                paths=paths,
+                n=n,
+                T=T,
+                F=F,
+                H=H,
+                L=L,
+                bs=bs,
+                device=args.device,
+                which=which,
+            )
+            out = subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True
+            )
+            grown[which] = float(out.stdout.strip().splitlines()[-1])
         data_mb = n * T * F * 4 / 2**20
-        model_mb = (
-            4 * 4 * H * (F + H + 2) * L * 4 / 2**20
-        )  # weights, grads, Adam moments
+        model_mb = 4 * 4 * H * (F + H + 2) * L * 4 / 2**20  # weights, grads, Adam
         row = {
-            "size": f"{n}x{T}x{F} H{H} L{L}",
-            "peak_growth_mb": round(grown, 1),
+            "size": f"{n}x{T}x{F} H{H} L{L} b{bs}",
+            "peak_growth_mb": round(grown["sklstm"], 1),
+            "minimal_loop_peak_growth_mb": round(grown["minimal"], 1),
             "budget_mb": round(2 * data_mb + model_mb + 300, 1),
         }
         rows.append(row)

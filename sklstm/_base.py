@@ -16,9 +16,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
     _num_samples,
-    check_array,
     check_is_fitted,
-    validate_data,
 )
 from skorch.callbacks import (
     Callback,
@@ -33,10 +31,11 @@ from sklstm._cache import cache_key
 from sklstm._cache import lookup as cache_lookup
 from sklstm._cache import store as cache_store
 from sklstm._callbacks import TensorBoardLogger, silent, to_stderr
-from sklstm._data import SequenceDataset, is_ragged, pad_ragged
+from sklstm._data import SequenceDataset
 from sklstm._module import _ACTIVATIONS, LSTMNetwork
 from sklstm._net import SequenceNet, TrainingDivergedError
 from sklstm._threads import auto_threads, torch_threads
+from sklstm._validation import check_sequences
 
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -196,70 +195,8 @@ class _BaseLSTM(BaseEstimator):
         """Validate ``X`` into tensors; on ``reset`` record the input's shape."""
         tokens = self.embedding_dim is not None
         dtype = np.int64 if tokens else np.float32
-        lengths = None
-        expected = None if reset else self.input_size_
-        if reset:
-            self._fitted_on_2d = False
-        if is_ragged(X):
-            values, lengths = pad_ragged(X, dtype=np.float64, n_features=expected)
-            input_size = 1 if values.ndim == 2 else values.shape[2]
-            if expected is not None and input_size != expected:
-                raise ValueError(
-                    f"X has {input_size} features per time step, but "
-                    f"{type(self).__name__} is expecting {expected} features as input."
-                )
-            if reset:
-                self.n_features_in_ = input_size
-                self.n_timesteps_in_ = None
-        else:
-            ndim = len(X.shape) if hasattr(X, "shape") else np.asarray(X).ndim
-            if ndim == 3:
-                values = check_array(
-                    X, allow_nd=True, dtype=[np.float64, np.float32], input_name="X"
-                )
-                if values.shape[1] == 0 or values.shape[2] == 0:
-                    raise ValueError(
-                        f"X has shape {values.shape}; it needs at least one time step "
-                        "and one feature."
-                    )
-                input_size = values.shape[2]
-                if expected is not None and input_size != expected:
-                    raise ValueError(
-                        f"X has {input_size} features per time step, but "
-                        f"{type(self).__name__} is expecting {expected} features as "
-                        "input."
-                    )
-                if reset:
-                    self.n_features_in_ = input_size
-            elif ndim > 3:
-                raise ValueError(
-                    f"X has {ndim} dimensions; expected 3D (n_samples, n_timesteps, "
-                    "n_features), 2D (n_samples, n_timesteps) or a list of sequences."
-                )
-            else:
-                if expected not in (None, 1):
-                    raise ValueError(
-                        f"{type(self).__name__} was fitted on sequences with "
-                        f"{expected} features per time step; give X as 3D "
-                        f"(n_samples, n_timesteps, {expected}); 2D X means "
-                        "univariate sequences."
-                    )
-                # 2D is a batch of univariate sequences. A model fitted on 2D keeps
-                # sklearn's bookkeeping (n_features_in_ = n_timesteps, feature
-                # names); one fitted on 3D or ragged data reads any length.
-                if reset or self._fitted_on_2d:
-                    values = validate_data(
-                        self, X, reset=reset, dtype=[np.float64, np.float32]
-                    )
-                else:
-                    values = check_array(X, dtype=[np.float64, np.float32])
-                input_size = 1
-                if reset:  # token ids are free-length text, never fixed columns
-                    self._fitted_on_2d = self.embedding_dim is None
-            if reset:
-                self.n_timesteps_in_ = values.shape[1]
-        if reset:
-            self.input_size_ = input_size
+        # token ids are free-length text, never fixed columns
+        values, lengths, _ = check_sequences(self, X, reset=reset, free_length=tokens)
         if tokens:
             values = self._check_tokens(values, reset=reset)
             if values.ndim == 3:
@@ -269,7 +206,7 @@ class _BaseLSTM(BaseEstimator):
                 )
         else:
             if values.dtype == np.float64 and values.size:
-                top = np.abs(values).max()
+                top = max(values.max(), -values.min())  # no temporary copy
                 if top > np.finfo(np.float32).max:
                     raise ValueError(
                         f"X holds values up to {top:.3g}, beyond float32 (the "

@@ -7,12 +7,11 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from sklstm._base import _fit_context
-from sklstm._data import is_ragged, pad_ragged
-
-_FLOATS = [np.float64, np.float32]
+from sklstm._data import is_ragged
+from sklstm._validation import check_sequences
 
 
 def _is_sequence_list(X: object) -> bool:
@@ -182,63 +181,18 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
     def _steps(self, X, *, reset: bool) -> tuple[np.ndarray, Callable]:
         """All time steps as rows ``(n_steps, input_size_)``, plus a function
         that puts rows of that shape back into the form of ``X``."""
-        expected = None if reset else self.input_size_
-        if _is_sequence_list(X):
-            values, lengths = pad_ragged(X, dtype=np.float64, n_features=expected)
+        as_list = _is_sequence_list(X)
+        values, lengths, width = check_sequences(self, X, reset=reset, as_list=as_list)
+        if as_list:
             one_d = values.ndim == 2
-            width = 1 if one_d else values.shape[2]
-            self._check_width(width, expected, reset=reset)
             mask = np.arange(values.shape[1]) < lengths[:, None]
             steps = values.reshape(len(values), values.shape[1], width)[mask]
-            if reset:
-                self.n_features_in_ = width
             cuts = np.cumsum(lengths)[:-1]
 
             def restore(rows):
                 return [p[:, 0] if one_d else p for p in np.split(rows, cuts)]
 
             return steps, restore
-        ndim = len(X.shape) if hasattr(X, "shape") else np.asarray(X).ndim
-        if ndim == 3:
-            values = check_array(X, allow_nd=True, dtype=_FLOATS, input_name="X")
-            if values.shape[1] == 0 or values.shape[2] == 0:
-                raise ValueError(
-                    f"X has shape {values.shape}; it needs at least one time step "
-                    "and one feature."
-                )
-            width = values.shape[2]
-            self._check_width(width, expected, reset=reset)
-            if reset:
-                self.n_features_in_ = width
-        elif ndim > 3:
-            raise ValueError(
-                f"X has {ndim} dimensions; expected 3D (n_samples, n_timesteps, "
-                "n_features), 2D (n_samples, n_timesteps) or a list of sequences."
-            )
-        else:
-            if expected not in (None, 1):
-                raise ValueError(
-                    f"X is 2D, i.e. univariate sequences (1 feature per time step), "
-                    f"but SequenceScaler was fitted on {expected} features per time "
-                    f"step; give X as 3D (n_samples, n_timesteps, {expected})."
-                )
-            if reset or self._fitted_2d:
-                # sklearn's bookkeeping: n_features_in_ = columns, feature names
-                values = validate_data(self, X, reset=reset, dtype=_FLOATS)
-            else:
-                values = check_array(X, dtype=_FLOATS, input_name="X")
-            self._check_width(1, expected, reset=reset)
-        if reset:
-            self._fitted_2d = values.ndim == 2
         shape = values.shape
-        steps = values.reshape(-1, 1 if values.ndim == 2 else shape[2])
+        steps = values.reshape(-1, width)
         return steps.astype(np.float64, copy=False), lambda rows: rows.reshape(shape)
-
-    def _check_width(self, width: int, expected: int | None, *, reset: bool) -> None:
-        if reset:
-            self.input_size_ = width
-        elif width != expected:
-            raise ValueError(
-                f"X has {width} features per time step, but SequenceScaler is "
-                f"expecting {expected} features per time step as input."
-            )

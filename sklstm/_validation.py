@@ -1,0 +1,86 @@
+"""The data contract, checked once for every sklstm estimator and transformer."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from sklearn.utils.validation import check_array, validate_data
+
+from sklstm._data import is_ragged, pad_ragged
+
+FLOATS = [np.float64, np.float32]
+
+
+class Sequences(NamedTuple):
+    """Validated sequences: ``values`` is ``(n, T)`` or ``(n, T, F)`` (zero-padded
+    when ``lengths`` is given), ``width`` the features per time step."""
+
+    values: np.ndarray
+    lengths: np.ndarray | None
+    width: int
+
+
+def check_sequences(
+    estimator, X, *, reset: bool, as_list: bool | None = None, free_length: bool = False
+) -> Sequences:
+    """Validate ``X`` (3D, 2D univariate, or a list of sequences).
+
+    On ``reset`` it records ``n_features_in_``, ``input_size_``,
+    ``n_timesteps_in_`` and whether the estimator was fitted on 2D data (which
+    then keeps scikit-learn's column bookkeeping: ``n_features_in_`` is the
+    number of columns and predict needs the same number). Otherwise it checks
+    ``X`` against them. ``as_list`` forces (or forbids) the list-of-sequences
+    reading (default: lists of differently shaped arrays); ``free_length``
+    never fixes the number of columns of 2D input (token ids).
+    """
+    name = type(estimator).__name__
+    expected = None if reset else estimator.input_size_
+    if reset:
+        estimator._fitted_on_2d = False
+    if is_ragged(X) if as_list is None else as_list:
+        values, lengths = pad_ragged(X, dtype=np.float64, n_features=expected)
+        width = 1 if values.ndim == 2 else values.shape[2]
+        steps = None
+    else:
+        lengths = None
+        ndim = len(X.shape) if hasattr(X, "shape") else np.asarray(X).ndim
+        if ndim > 3:
+            raise ValueError(
+                f"X has {ndim} dimensions; expected 3D (n_samples, n_timesteps, "
+                "n_features), 2D (n_samples, n_timesteps) or a list of sequences."
+            )
+        if ndim == 3:
+            values = check_array(X, allow_nd=True, dtype=FLOATS, input_name="X")
+            if values.shape[1] == 0 or values.shape[2] == 0:
+                raise ValueError(
+                    f"X has shape {values.shape}; it needs at least one time step "
+                    "and one feature."
+                )
+            width = values.shape[2]
+        else:
+            if expected not in (None, 1):
+                raise ValueError(
+                    f"{name} was fitted on sequences with {expected} features per "
+                    f"time step; give X as 3D (n_samples, n_timesteps, {expected}); "
+                    "2D X means univariate sequences."
+                )
+            if reset or estimator._fitted_on_2d:
+                values = validate_data(estimator, X, reset=reset, dtype=FLOATS)
+            else:  # fitted on 3D or ragged data: any length is fine
+                values = check_array(X, dtype=FLOATS, input_name="X")
+            width = 1
+            if reset:
+                estimator._fitted_on_2d = not free_length
+        steps = values.shape[1]
+    if expected is not None and width != expected:
+        raise ValueError(
+            f"X has {width} features per time step, but {name} is expecting "
+            f"{expected} features as input."
+        )
+    if reset:
+        estimator.input_size_ = width
+        estimator.n_timesteps_in_ = steps
+        if not estimator._fitted_on_2d:
+            estimator.n_features_in_ = width
+    return Sequences(values, lengths, width)
