@@ -181,6 +181,43 @@ def bench_scaling(args):
     return row
 
 
+def bench_threads(args):
+    """1 vs 2 torch threads on the plain loop, by work per step (the auto policy)."""
+    rows = []
+    default = torch.get_num_threads()
+    for n, T, F, H, L, bs in [
+        (2000, 30, 1, 32, 1, 32),
+        (2000, 50, 8, 64, 1, 64),
+        (2000, 20, 4, 128, 1, 256),
+    ]:
+        X, y = make_data(max(int(n * args.scale), 4 * bs), T, F)
+        times = {1: [], 2: []}
+        for _ in range(args.repeats):
+            for threads in (1, 2):
+                torch.set_num_threads(threads)
+                t, _ = minimal_fit(
+                    X,
+                    y,
+                    hidden_size=H,
+                    num_layers=L,
+                    batch_size=bs,
+                    epochs=1,
+                    device=args.device,
+                )
+                times[threads].append(t)
+        row = {
+            "work_per_step_M": round(bs * 4 * H * (F + H) / 1e6, 2),
+            "auto_threads": auto_threads(bs, F, H) if default > 1 else 1,
+            "speedup_2_threads": round(
+                statistics.median(times[1]) / statistics.median(times[2]), 2
+            ),
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    torch.set_num_threads(default)
+    return rows
+
+
 def bench_ragged(args):
     """Variable-length data: fit time with and without length bucketing."""
     torch.set_num_threads(1)
@@ -298,7 +335,7 @@ def main(argv=None):
     parser.add_argument(
         "--only",
         nargs="*",
-        default=["fit", "overhead", "scaling", "ragged", "memory", "grid"],
+        default=["fit", "overhead", "scaling", "ragged", "threads", "memory", "grid"],
     )
     args = parser.parse_args(argv)
     sizes = GPU_SIZES if args.device.startswith("cuda") else CPU_SIZES
@@ -313,6 +350,8 @@ def main(argv=None):
         results["scaling"] = bench_scaling(args)
     if "ragged" in args.only:
         results["ragged"] = bench_ragged(args)
+    if "threads" in args.only:
+        results["threads"] = bench_threads(args)
     if "memory" in args.only:
         results["memory"] = bench_memory(sizes, args)
     if "grid" in args.only and not args.device.startswith("cuda"):
@@ -337,7 +376,7 @@ def print_table(results):
                 f"({r['fit_ratio_skorch_per_sample']}) | {r['predict_ratio_sklstm']} | "
                 f"{r['predict_ratio_skorch']} |"
             )
-    for key in ("overhead", "scaling", "ragged", "grid"):
+    for key in ("overhead", "scaling", "ragged", "threads", "grid"):
         if key in results:
             print(f"{key}: {results[key]}")
     for row in results.get("memory", []):

@@ -496,6 +496,11 @@ class _BaseLSTM(BaseEstimator):
         if self.early_stopping:
             tr, va = self._split_indices(y_arr, n, seed)
             train, valid = data.subset(tr), data.subset(va)
+        if self.norm == "batch" and self.batch_size < 2:
+            raise ValueError(
+                "norm='batch' needs batches of at least 2 samples; use batch_size >= 2 "
+                "or norm='layer'."
+            )
         if self.norm == "batch" and len(train) < 2:
             raise ValueError(
                 f"norm='batch' needs at least 2 training samples, got {len(train)}; "

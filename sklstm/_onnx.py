@@ -108,7 +108,7 @@ def to_onnx(
     >>> import tempfile, pathlib
     >>> import numpy as np
     >>> from sklstm import LSTMRegressor
-    >>> from sklstm._onnx import to_onnx
+    >>> from sklstm import to_onnx
     >>> X = np.random.RandomState(0).normal(size=(32, 5, 2)).astype(np.float32)
     >>> reg = LSTMRegressor(max_epochs=2, random_state=0).fit(X, X.sum(axis=(1, 2)))
     >>> import onnxruntime

@@ -182,7 +182,7 @@ def save(estimator: _BaseLSTM, path: str | os.PathLike) -> pathlib.Path:
     >>> import tempfile, pathlib
     >>> import numpy as np
     >>> from sklstm import LSTMRegressor
-    >>> from sklstm._persist import load, save
+    >>> from sklstm import load, save
     >>> X = np.random.RandomState(0).normal(size=(32, 5, 2))
     >>> reg = LSTMRegressor(max_epochs=2, random_state=0).fit(X, X.sum(axis=(1, 2)))
     >>> with tempfile.TemporaryDirectory() as tmp:
@@ -326,7 +326,7 @@ def load(
     >>> import tempfile, pathlib
     >>> import numpy as np
     >>> from sklstm import LSTMClassifier
-    >>> from sklstm._persist import load, save
+    >>> from sklstm import load, save
     >>> rng = np.random.RandomState(0)
     >>> X = rng.normal(size=(40, 6, 2))
     >>> y = np.where(X[:, :, 0].mean(axis=1) > 0, "up", "down")

@@ -7,9 +7,10 @@ from contextlib import contextmanager
 
 import torch
 
-# Below this many multiply-adds per LSTM step and batch, a second thread costs
-# more in synchronisation than it saves (see benchmarks/threads.py).
-_SMALL_STEP_WORK = 2_000_000
+# Below this many multiply-adds per LSTM step and batch, a second thread gains
+# little on an idle machine (1.1-1.4x measured at 0.1-1.2M) and can cost 4-8x when
+# the cores are busy; above it (batch 256, 128 units: 17M) it gained 1.8x.
+_SMALL_STEP_WORK = 8_000_000
 
 
 def auto_threads(batch_size: int, input_size: int, hidden_size: int) -> int:

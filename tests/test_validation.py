@@ -99,3 +99,9 @@ def test_strings_are_refused(clf_data):
     _, y = clf_data
     with pytest.raises(ValueError, match="convert|numbers|dtype"):
         LSTMClassifier(**FAST).fit(np.array([["a", "b"]] * len(y)), y)
+
+
+def test_batch_norm_needs_batches_of_two(clf_data):
+    X, y = clf_data
+    with pytest.raises(ValueError, match="batch_size >= 2"):
+        LSTMClassifier(**FAST, norm="batch", batch_size=1).fit(X, y)
