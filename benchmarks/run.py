@@ -338,23 +338,31 @@ def main(argv=None):
         default=["fit", "overhead", "scaling", "ragged", "threads", "memory", "grid"],
     )
     args = parser.parse_args(argv)
+    initial_threads = torch.get_num_threads()
     sizes = GPU_SIZES if args.device.startswith("cuda") else CPU_SIZES
     if args.sizes:
         sizes = [sizes[i] for i in args.sizes]
     results = {}
     if "fit" in args.only:
+        torch.set_num_threads(initial_threads)
         results["fit_predict"] = bench_fit_predict(sizes, args)
     if "overhead" in args.only:
+        torch.set_num_threads(initial_threads)
         results["overhead"] = bench_overhead(args)
     if "scaling" in args.only:
+        torch.set_num_threads(initial_threads)
         results["scaling"] = bench_scaling(args)
     if "ragged" in args.only:
+        torch.set_num_threads(initial_threads)
         results["ragged"] = bench_ragged(args)
     if "threads" in args.only:
+        torch.set_num_threads(initial_threads)
         results["threads"] = bench_threads(args)
     if "memory" in args.only:
+        torch.set_num_threads(initial_threads)
         results["memory"] = bench_memory(sizes, args)
     if "grid" in args.only and not args.device.startswith("cuda"):
+        torch.set_num_threads(initial_threads)
         results["grid"] = bench_grid_jobs(args)
     print_table(results)
     return results
