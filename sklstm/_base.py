@@ -251,11 +251,8 @@ class _BaseLSTM(BaseEstimator):
             )
 
     def _check_length(self, data: SequenceDataset, y: np.ndarray) -> None:
-        if len(data) != len(y):
-            raise ValueError(
-                f"Found input variables with inconsistent numbers of samples: "
-                f"[{len(data)}, {len(y)}]"
-            )
+        """Per-step targets must match the sequences (sample counts are checked
+        in ``_fit``, before the labels are read)."""
         if self.return_sequences:
             if y.ndim < 2 or y.shape[1] != data.X.shape[1]:
                 raise ValueError(
@@ -508,9 +505,7 @@ class _BaseLSTM(BaseEstimator):
             )
         train, valid = train.to(device), valid.to(device) if valid is not None else None
 
-        threads = self.n_threads or auto_threads(
-            self.batch_size, self.embedding_dim or self.input_size_, self.hidden_size
-        )
+        threads = self._n_threads()
         cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
         with torch_threads(threads), torch.random.fork_rng(devices=cuda):
             torch.manual_seed(seed)
@@ -556,6 +551,13 @@ class _BaseLSTM(BaseEstimator):
         if key is not None:
             cache_store(self.epoch_cache, key, self)
         return self
+
+    def _n_threads(self) -> int:
+        """Torch threads for this model's fit and predict."""
+        if self.n_threads is not None:
+            return self.n_threads
+        width = self.embedding_dim or self.input_size_
+        return auto_threads(self.batch_size, width, self.hidden_size)
 
     def _resume_from_cache(self, key: str) -> tuple[bool, int | None]:
         """Take the fitted state of the longest cached shorter fit, if any.
@@ -687,9 +689,7 @@ class _BaseLSTM(BaseEstimator):
         """Float64 network outputs for ``X``, computed in float32."""
         check_is_fitted(self)
         data = self._check_X(X, reset=False)
-        threads = self.n_threads or auto_threads(
-            self.batch_size, self.embedding_dim or self.input_size_, self.hidden_size
-        )
+        threads = self._n_threads()
         with torch_threads(threads):
             if self.stateful:
                 out = self._predict_stream(data.to(self.device_))

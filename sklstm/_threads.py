@@ -8,8 +8,9 @@ from contextlib import contextmanager
 import torch
 
 # Below this many multiply-adds per LSTM step and batch, a second thread gains
-# little on an idle machine (1.1-1.4x measured at 0.1-1.2M) and can cost 4-8x when
-# the cores are busy; above it (batch 256, 128 units: 17M) it gained 1.8x.
+# 1.3-1.7x on an idle machine (0.14M-1.2M) but cost 4-8x when the cores were busy;
+# above it (batch 256, 128 units: 17M) it gained 1.7-1.8x. Measured with
+# `python benchmarks/run.py --only threads`.
 _SMALL_STEP_WORK = 8_000_000
 
 
