@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import warnings
 from numbers import Integral, Real
@@ -18,51 +19,21 @@ from sklearn.utils.validation import (
     _num_samples,
     check_is_fitted,
 )
-from skorch.callbacks import (
-    Callback,
-    EarlyStopping,
-    Freezer,
-    LRScheduler,
-    Unfreezer,
-)
 from skorch.helper import predefined_split
 
+from sklstm import _build
 from sklstm._cache import cache_key
 from sklstm._cache import lookup as cache_lookup
 from sklstm._cache import store as cache_store
-from sklstm._callbacks import TensorBoardLogger, silent, to_stderr
 from sklstm._data import SequenceDataset
+from sklstm._interrupt import watch_sigint
 from sklstm._module import _ACTIVATIONS, LSTMNetwork
 from sklstm._net import SequenceNet, TrainingDivergedError
 from sklstm._threads import auto_threads, torch_threads
 from sklstm._validation import check_sequences
 
-_OPTIMIZERS = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "sgd": torch.optim.SGD,
-    "rmsprop": torch.optim.RMSprop,
-}
-_SCHEDULERS = {"plateau", "cosine", "step", "onecycle", "exponential"}
 _MAX_VOCAB = 10_000_000
-
-
-def _check_scheduler(policy: type, kwargs: dict, lr: float) -> None:
-    """Build and step the schedule once on a dummy optimizer: bad params fail here."""
-    probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            scheduler = policy(probe, **kwargs)
-            probe.step()
-            if policy is torch.optim.lr_scheduler.ReduceLROnPlateau:
-                scheduler.step(0.0)
-            else:
-                scheduler.step()
-    except (TypeError, ValueError, ZeroDivisionError, KeyError) as exc:
-        raise ValueError(
-            f"lr_scheduler_params do not fit {policy.__name__}: {exc}"
-        ) from None
+_MAX_THREADS = 1024
 
 
 class _BaseLSTM(BaseEstimator):
@@ -73,13 +44,14 @@ class _BaseLSTM(BaseEstimator):
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "bidirectional": ["boolean"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
-        "head_units": [tuple, list],
+        "head_units": [tuple, list, Interval(Integral, 1, None, closed="left")],
         "head_activation": [StrOptions(set(_ACTIVATIONS))],
         "norm": [StrOptions({"layer", "batch"}), None],
         "return_sequences": ["boolean"],
         "stateful": ["boolean"],
         "embedding_dim": [Interval(Integral, 1, None, closed="left"), None],
-        "optimizer": [StrOptions(set(_OPTIMIZERS)), callable],
+        "vocab_size": [Interval(Integral, 2, _MAX_VOCAB, closed="both"), None],
+        "optimizer": [StrOptions(set(_build.OPTIMIZERS)), callable],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="both")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -88,7 +60,7 @@ class _BaseLSTM(BaseEstimator):
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "bucket_by_length": ["boolean"],
-        "lr_scheduler": [StrOptions(_SCHEDULERS), None],
+        "lr_scheduler": [StrOptions(_build.SCHEDULERS), None],
         "lr_scheduler_params": [dict, None],
         "gradient_clip": [Interval(Real, 0, None, closed="neither"), None],
         "gradient_clip_value": [Interval(Real, 0, None, closed="neither"), None],
@@ -101,7 +73,7 @@ class _BaseLSTM(BaseEstimator):
         "tensorboard_dir": [str, os.PathLike, None],
         "epoch_cache": [str, os.PathLike, None],
         "device": [StrOptions({"cpu", "cuda", "auto"}), torch.device, str],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "n_threads": [Interval(Integral, 1, _MAX_THREADS, closed="both"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
@@ -122,6 +94,7 @@ class _BaseLSTM(BaseEstimator):
         return_sequences: bool = False,
         stateful: bool = False,
         embedding_dim: int | None = None,
+        vocab_size: int | None = None,
         optimizer: str | type = "adam",
         lr: float = 1e-3,
         momentum: float = 0.9,
@@ -161,6 +134,7 @@ class _BaseLSTM(BaseEstimator):
         self.return_sequences = return_sequences
         self.stateful = stateful
         self.embedding_dim = embedding_dim
+        self.vocab_size = vocab_size
         self.optimizer = optimizer
         self.lr = lr
         self.momentum = momentum
@@ -195,8 +169,10 @@ class _BaseLSTM(BaseEstimator):
         """Validate ``X`` into tensors; on ``reset`` record the input's shape."""
         tokens = self.embedding_dim is not None
         dtype = np.int64 if tokens else np.float32
-        # token ids are free-length text, never fixed columns
-        values, lengths, _ = check_sequences(self, X, reset=reset, free_length=tokens)
+        # token ids are free-length text, never fixed columns; a stateful model
+        # streams chunks of any length
+        free = tokens or (self.stateful and not reset)
+        values, lengths, _ = check_sequences(self, X, reset=reset, free_length=free)
         if tokens:
             values = self._check_tokens(values, reset=reset)
             if values.ndim == 3:
@@ -204,6 +180,8 @@ class _BaseLSTM(BaseEstimator):
                     "With embedding_dim set, X holds token ids: give 2D "
                     "(n_samples, n_timesteps) or a list of 1D id sequences."
                 )
+            if lengths is None and values.size:
+                lengths = _token_lengths(values)
         else:
             if values.dtype == np.float64 and values.size:
                 top = max(values.max(), -values.min())  # no temporary copy
@@ -227,19 +205,26 @@ class _BaseLSTM(BaseEstimator):
                 "(0 is padding); use sklstm.preprocessing.TextSequencer for text."
             )
         top = int(values.max())
-        if top >= _MAX_VOCAB:
-            raise ValueError(
-                f"X holds token id {top}; ids must be below {_MAX_VOCAB:,} (each id "
-                "gets an embedding row). Map tokens to dense ids, e.g. with "
-                "sklstm.preprocessing.TextSequencer."
-            )
+        limit = _MAX_VOCAB if self.vocab_size is None else int(self.vocab_size)
         if reset:
-            self.vocab_size_ = top + 1
+            if top >= limit:
+                raise ValueError(
+                    f"X holds token id {top}; ids must be below {limit:,} "
+                    + (
+                        "(each id gets an embedding row). Map tokens to dense ids, "
+                        "e.g. with sklstm.preprocessing.TextSequencer."
+                        if self.vocab_size is None
+                        else "(vocab_size). Raise vocab_size or map rare tokens to "
+                        "an out-of-vocabulary id."
+                    )
+                )
+            self.vocab_size_ = top + 1 if self.vocab_size is None else limit
         elif top >= self.vocab_size_:
             raise ValueError(
-                f"X holds token id {top}, but the vocabulary seen in fit has "
+                f"X holds token id {top}, but the model's vocabulary has "
                 f"{self.vocab_size_} ids; map unknown tokens to an "
-                "out-of-vocabulary id."
+                "out-of-vocabulary id, or set vocab_size to the size of the whole "
+                "vocabulary (so every cross-validation fold knows every id)."
             )
         return values
 
@@ -253,51 +238,39 @@ class _BaseLSTM(BaseEstimator):
     def _check_length(self, data: SequenceDataset, y: np.ndarray) -> None:
         """Per-step targets must match the sequences (sample counts are checked
         in ``_fit``, before the labels are read)."""
-        if self.return_sequences:
-            if y.ndim < 2 or y.shape[1] != data.X.shape[1]:
-                raise ValueError(
-                    "With return_sequences=True, y needs one target per time step: "
-                    f"shape (n_samples, {data.X.shape[1]}[, n_outputs]), got {y.shape}."
-                )
-            if data.lengths is not None:
-                raise ValueError(
-                    "return_sequences=True needs equal-length sequences; pad them "
-                    "to one length first."
-                )
+        if self.return_sequences and (y.ndim < 2 or y.shape[1] != data.X.shape[1]):
+            raise ValueError(
+                "With return_sequences=True, y needs one target per time step: "
+                f"shape (n_samples, {data.X.shape[1]}[, n_outputs]) (padded to the "
+                f"longest sequence), got {y.shape}."
+            )
+
+    def _check_combinations(self, *, incremental: bool) -> None:
+        """Parameters that are valid alone but not together."""
+        if self.stateful and self.bidirectional:
+            raise ValueError(
+                "stateful=True cannot be combined with bidirectional=True: a "
+                "backward pass needs the end of the stream, which a chunk does not "
+                "have. Use bidirectional=False to stream."
+            )
+        if self.freeze and self.init_from is None:
+            raise ValueError(
+                "freeze only applies to pretrained layers: set init_from to a "
+                "fitted model (or its file), or use freeze=False."
+            )
+        if incremental and getattr(self, "class_weight", None) == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: one chunk "
+                "does not show the class frequencies. Compute them on all labels "
+                "(sklearn.utils.class_weight.compute_class_weight) and pass a dict."
+            )
+        if self.norm == "batch" and self.batch_size < 2:
+            raise ValueError(
+                "norm='batch' needs batches of at least 2 samples; use batch_size >= 2 "
+                "or norm='layer'."
+            )
 
     # --------------------------------------------------------------- training
-    def _resolve_device(self) -> str:
-        device = str(self.device)
-        if device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        try:
-            kind = torch.device(device).type
-        except RuntimeError as exc:
-            raise ValueError(f"Unknown device {self.device!r}: {exc}") from exc
-        if kind not in ("cpu", "cuda"):
-            raise ValueError(
-                f"device={self.device!r} is not supported; use 'cpu', 'cuda', "
-                "'cuda:<index>' or 'auto'."
-            )
-        if kind == "cuda" and not torch.cuda.is_available():
-            raise ValueError(
-                f"device={self.device!r} but CUDA is not available; use device='cpu' "
-                "or device='auto'."
-            )
-        return device
-
-    def _check_head_units(self) -> tuple[int, ...]:
-        units = tuple(self.head_units)
-        if not all(
-            isinstance(u, Integral) and not isinstance(u, bool) and u >= 1
-            for u in units
-        ):
-            raise ValueError(
-                "head_units must be a tuple of positive integers, got "
-                f"{self.head_units!r}."
-            )
-        return tuple(int(u) for u in units)
-
     def _split_indices(self, y: np.ndarray, n: int, seed: int):
         """Train and validation row indices for early stopping."""
         how = self.validation_split
@@ -328,127 +301,32 @@ class _BaseLSTM(BaseEstimator):
     def _is_classifier_target(self) -> bool:
         return False
 
-    def _optimizer_spec(self, device: str) -> tuple[type, dict]:
-        if isinstance(self.optimizer, str):
-            cls = _OPTIMIZERS[self.optimizer]
-        else:
-            cls = self.optimizer
-        kwargs: dict = {"weight_decay": self.weight_decay}
-        if cls in (torch.optim.SGD, torch.optim.RMSprop):
-            kwargs["momentum"] = self.momentum
-        if cls in (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD):
-            kwargs["fused"] = True  # one kernel per step instead of one per tensor
-        return cls, kwargs
-
-    def _scheduler_callback(self, n_batches: int, monitor: str) -> LRScheduler | None:
-        if self.lr_scheduler is None:
+    def _check_sample_weight(self, sample_weight, n: int) -> np.ndarray | None:
+        """Weights scaled to mean 1 (they set each sample's share, not the step)."""
+        if sample_weight is None:
             return None
-        params = dict(self.lr_scheduler_params or {})
-        epochs = self.max_epochs
-        sched = torch.optim.lr_scheduler
-        defaults = {
-            "plateau": (sched.ReduceLROnPlateau, {"factor": 0.5, "patience": 5}),
-            "cosine": (sched.CosineAnnealingLR, {"T_max": epochs}),
-            "step": (sched.StepLR, {"step_size": max(1, epochs // 3), "gamma": 0.1}),
-            "exponential": (sched.ExponentialLR, {"gamma": 0.95}),
-            "onecycle": (
-                sched.OneCycleLR,
-                {"max_lr": self.lr, "total_steps": epochs * n_batches},
-            ),
-        }
-        policy, kwargs = defaults[self.lr_scheduler]
-        kwargs.update(params)
-        _check_scheduler(policy, kwargs, self.lr)
-        if self.lr_scheduler == "plateau":
-            kwargs["monitor"] = monitor
-        step_every = "batch" if self.lr_scheduler == "onecycle" else "epoch"
-        return LRScheduler(policy=policy, step_every=step_every, **kwargs)
-
-    def _make_callbacks(self, n_train: int) -> list:
-        """The skorch callbacks of one fit, made fresh from the parameters."""
-        monitor = "valid_loss" if self.early_stopping else "train_loss"
-        callbacks = []
-        if self.early_stopping:
-            callbacks.append(
-                (
-                    "early_stopping",
-                    EarlyStopping(
-                        monitor="valid_loss",
-                        patience=int(self.n_iter_no_change),
-                        threshold=self.tol,
-                        threshold_mode="abs",
-                        load_best=True,
-                        sink=to_stderr if self.verbose else silent,
-                    ),
-                )
+        if hasattr(sample_weight, "__len__") and len(sample_weight) != n:
+            raise ValueError(
+                f"sample_weight has {len(sample_weight)} entries but X has {n} "
+                "samples; give one weight per sample."
             )
-        if self.freeze:
-            pretrained = ["lstm.*", "embedding.*"]
-            callbacks.append(("freeze", Freezer(pretrained, at=1)))
-            if not isinstance(self.freeze, (bool, np.bool_)):
-                # an int: unfreeze after that many epochs
-                at = int(self.freeze) + 1
-                callbacks.append(("unfreeze", Unfreezer(pretrained, at=at)))
-        if self.tensorboard_dir is not None:
-            callbacks.append(
-                ("tensorboard", TensorBoardLogger(str(self.tensorboard_dir)))
-            )
-        n_batches = -(-n_train // self.batch_size)  # ceil: the last batch counts
-        scheduler = self._scheduler_callback(n_batches, monitor)
-        if scheduler is not None:
-            callbacks.append(("lr_scheduler", scheduler))
-        for cb in self.callbacks or []:
-            item = cb[1] if isinstance(cb, tuple) and len(cb) == 2 else cb
-            if not isinstance(item, Callback):
-                raise TypeError(
-                    f"callbacks must hold skorch callbacks (or (name, callback) "
-                    f"pairs), got {cb!r}."
-                )
-        # deep copies: a search or clone must never share callback state between fits
-        return callbacks + [copy.deepcopy(cb) for cb in self.callbacks or []]
-
-    def _build_net(self, *, input_size, output_size, criterion, device, seed, n_train):
-        opt_cls, opt_kwargs = self._optimizer_spec(device)
-        return SequenceNet(
-            module=LSTMNetwork,
-            module__input_size=input_size,
-            module__output_size=output_size,
-            module__hidden_size=int(self.hidden_size),
-            module__num_layers=int(self.num_layers),
-            module__bidirectional=self.bidirectional,
-            module__dropout=self.dropout,
-            module__head_units=self._check_head_units(),
-            module__head_activation=self.head_activation,
-            module__norm=self.norm,
-            module__return_sequences=self.return_sequences,
-            module__vocab_size=getattr(self, "vocab_size_", None),
-            module__embedding_dim=(
-                None if self.embedding_dim is None else int(self.embedding_dim)
-            ),
-            criterion=criterion,
-            optimizer=opt_cls,
-            lr=self.lr,
-            **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},
-            max_epochs=int(self.max_epochs),
-            batch_size=int(self.batch_size),
-            train_split=None,
-            callbacks=self._make_callbacks(n_train),
-            device=device,
-            verbose=self.verbose,
-            l1=self.l1,
-            gradient_clip=self.gradient_clip,
-            gradient_clip_value=self.gradient_clip_value,
-            shuffle=self.shuffle,
-            bucket_by_length=self.bucket_by_length,
-            seed=seed,
-            min_batch=2 if self.norm == "batch" else 1,
-            # CPU: cache-sized chunks are fastest; GPU: big ones fill the device
-            predict_batch_size=512 if device == "cpu" else 8192,
-        )
+        sw = _check_sample_weight(sample_weight, np.empty(n), ensure_non_negative=True)
+        if not np.isfinite(sw).all():
+            raise ValueError("sample_weight contains NaN or infinity.")
+        if sw.sum() <= 0:
+            raise ValueError("sample_weight sums to zero; no sample would count.")
+        # divided by the largest first, so huge weights cannot overflow the sum
+        sw = sw / sw.max()
+        return sw / sw.mean()
 
     def _fit(self, X, y, sample_weight=None, *, epochs=None, classes=None):
+        """Shared body of ``fit`` and ``partial_fit`` (``epochs=1``)."""
         self._check_y_present(y)
-        warm = (self.warm_start or epochs is not None) and hasattr(self, "net_")
+        incremental = epochs is not None
+        warm = (self.warm_start or incremental) and hasattr(self, "net_")
+        self._check_combinations(incremental=incremental)
+        if warm:  # refuse an impossible continuation before reading the data
+            _build.check_architecture(self, self.net_)
         data = self._check_X(X, reset=not warm)
         if _num_samples(y) != len(data):
             raise ValueError(
@@ -458,46 +336,29 @@ class _BaseLSTM(BaseEstimator):
         y_arr = self._check_target(y, data, fit=not warm, classes=classes)
         self._check_length(data, y_arr)
         n = len(data)
-        sw = None
-        if sample_weight is not None:
-            if hasattr(sample_weight, "__len__") and len(sample_weight) != n:
-                raise ValueError(
-                    f"sample_weight has {len(sample_weight)} entries but X has {n} "
-                    "samples; give one weight per sample."
-                )
-            sw = _check_sample_weight(
-                sample_weight, np.empty(n), ensure_non_negative=True
-            )
-            if not np.isfinite(sw).all():
-                raise ValueError("sample_weight contains NaN or infinity.")
-            if sw.sum() <= 0:
-                raise ValueError("sample_weight sums to zero; no sample would count.")
-            # mean 1: weights set each sample's share without changing the step size
-            # (scaled by the largest first, so huge weights cannot overflow the sum)
-            sw = sw / sw.max()
-            data.weight = torch.from_numpy((sw / sw.mean()).astype(np.float32))
+        sw = self._check_sample_weight(sample_weight, n)
+        if sw is not None:
+            data.weight = torch.from_numpy(sw.astype(np.float32))
         data.y = self._target_tensor(y_arr, sw, reset=not warm)
         key = None
-        if self.epoch_cache is not None and epochs is None and not warm:
-            if not self.early_stopping:  # a stopped run cannot be continued
+        # early stopping is off under partial_fit (one epoch per call), as in
+        # scikit-learn's MLP
+        early = bool(self.early_stopping) and not incremental
+        if self.epoch_cache is not None and not incremental and not warm:
+            if not early:  # a stopped run cannot be continued
                 key = cache_key(self, data)
                 warm, epochs = self._resume_from_cache(key)
                 if warm and epochs == 0:
                     return self
 
-        device = self._resolve_device()
+        device = _build.resolve_device(self.device)
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
         train, valid = data, None
-        if self.early_stopping:
+        if early:
             tr, va = self._split_indices(y_arr, n, seed)
             train, valid = data.subset(tr), data.subset(va)
-        if self.norm == "batch" and self.batch_size < 2:
-            raise ValueError(
-                "norm='batch' needs batches of at least 2 samples; use batch_size >= 2 "
-                "or norm='layer'."
-            )
         if self.norm == "batch" and len(train) < 2:
             raise ValueError(
                 f"norm='batch' needs at least 2 training samples, got {len(train)}; "
@@ -505,24 +366,26 @@ class _BaseLSTM(BaseEstimator):
             )
         train, valid = train.to(device), valid.to(device) if valid is not None else None
 
-        threads = self._n_threads()
         cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
-        with torch_threads(threads), torch.random.fork_rng(devices=cuda):
+        with torch_threads(self._n_threads()), torch.random.fork_rng(devices=cuda):
             torch.manual_seed(seed)
             if warm:
                 net = self.net_
-                net.max_epochs, net.verbose = self.max_epochs, self.verbose
-                # callbacks follow the current parameters (e.g. early_stopping)
-                net.callbacks = self._make_callbacks(len(train))
-                net.initialize_callbacks()
+                _build.update_net(
+                    self, net, device, n_train=len(train), early_stopping=early
+                )
+                if not incremental:  # class weights follow this fit's labels
+                    self._update_criterion(net, train)
             else:
-                net = self._build_net(
+                net = _build.build_net(
+                    self,
                     input_size=self.input_size_,
                     output_size=self._n_outputs(),
-                    criterion=self._criterion(data),
+                    criterion=self._criterion(train),
                     device=device,
                     seed=seed,
                     n_train=len(train),
+                    early_stopping=early,
                 )
                 net.initialize()
                 if self.init_from is not None:
@@ -530,11 +393,12 @@ class _BaseLSTM(BaseEstimator):
             net.train_split = predefined_split(valid) if valid is not None else None
             n_before = len(net.history)
             try:
-                net.partial_fit(train, None, epochs=epochs)
+                with watch_sigint() as sigint:
+                    net.partial_fit(train, None, epochs=epochs)
             except TrainingDivergedError:
                 # the net restored the last finite weights: keep a usable model
                 net.notify("on_train_end", X=None, y=None)
-                self._record_fit(net, n_before, device)
+                self._record_fit(net, n_before, device, early)
                 raise
             except torch.cuda.OutOfMemoryError as exc:
                 raise MemoryError(
@@ -547,17 +411,30 @@ class _BaseLSTM(BaseEstimator):
                 del train, valid
                 if device.startswith("cuda"):
                     torch.cuda.empty_cache()  # hand the batches' memory back
-        self._record_fit(net, n_before, device)
+        self._record_fit(net, n_before, device, early)
+        if sigint.received:
+            # skorch stopped at Ctrl-C and kept a usable model; the caller (a
+            # script, a search) must stop too
+            raise KeyboardInterrupt
         if key is not None:
             cache_store(self.epoch_cache, key, self)
         return self
 
+    def _update_criterion(self, net: SequenceNet, train: SequenceDataset) -> None:
+        """Copy a freshly computed criterion's buffers (class weights) over."""
+        fresh = self._criterion(train)
+        for name, buffer in fresh.named_buffers():
+            setattr(net.criterion_, name, buffer.to(net.device))
+        for name, _ in list(net.criterion_.named_buffers()):
+            if dict(fresh.named_buffers()).get(name) is None:
+                setattr(net.criterion_, name, None)
+
     def _n_threads(self) -> int:
         """Torch threads for this model's fit and predict."""
         if self.n_threads is not None:
-            return self.n_threads
-        width = self.embedding_dim or self.input_size_
-        return auto_threads(self.batch_size, width, self.hidden_size)
+            return int(self.n_threads)
+        width = int(self.embedding_dim or self.input_size_)
+        return auto_threads(int(self.batch_size), width, int(self.hidden_size))
 
     def _resume_from_cache(self, key: str) -> tuple[bool, int | None]:
         """Take the fitted state of the longest cached shorter fit, if any.
@@ -641,23 +518,26 @@ class _BaseLSTM(BaseEstimator):
 
         return load(path, device=device, estimator_class=cls)
 
+    def get_params(self, deep: bool = True) -> dict:
+        # init_from is a fitted model read by fit, not a sub-estimator: its
+        # parameters are not ours to set (that would change it for every clone)
+        return super().get_params(deep=False)
+
     def __sklearn_clone__(self):
-        # init_from is a fitted model to start from: clones share it as it is
-        # (sklearn's clone would turn it into an unfitted copy)
+        # every parameter is deep-copied, as sklearn's clone does, so clones
+        # never share a RandomState, a dict or a callback; init_from is a fitted
+        # model to start from, shared read-only (sklearn would unfit a copy)
         params = self.get_params(deep=False)
         source = params.pop("init_from")
-        clone_ = type(self)(
-            **{
-                k: copy.deepcopy(v) if k == "callbacks" else v
-                for k, v in params.items()
-            }
-        )
+        clone_ = type(self)(**copy.deepcopy(params))
         clone_.init_from = source
         if hasattr(self, "_metadata_request"):
             clone_._metadata_request = copy.deepcopy(self._metadata_request)
         return clone_
 
-    def _record_fit(self, net: SequenceNet, n_before: int, device: str) -> None:
+    def _record_fit(
+        self, net: SequenceNet, n_before: int, device: str, early: bool
+    ) -> None:
         self.reset_states()
         self.net_ = net
         self.device_ = device
@@ -673,7 +553,7 @@ class _BaseLSTM(BaseEstimator):
         self.validation_scores_ = None
         self.best_validation_score_ = None
         self.best_epoch_ = len(net.history)
-        if self.early_stopping:
+        if early:
             self.validation_loss_curve_ = column("valid_loss", n_before)
             self.validation_scores_ = column("valid_score", n_before)
             stopper = dict(net.callbacks_)["early_stopping"]
@@ -709,7 +589,16 @@ class _BaseLSTM(BaseEstimator):
                 "stateful=True streams equal-length chunks; pad the chunk's "
                 "sequences to one length."
             )
-        state = getattr(self, "_stream_state", None)
+        # one rule: the state advances once per new chunk; asking again about
+        # the same chunk (predict, then predict_proba or score) answers from
+        # the state before it
+        chunk = hashlib.sha1(data.X.cpu().numpy().tobytes()).hexdigest()
+        chunk += str(tuple(data.X.shape))
+        last = getattr(self, "_stream_last", None)
+        if last is not None and last[0] == chunk:
+            state = last[1]
+        else:
+            state = getattr(self, "_stream_state", None)
         if state is not None and state[0].shape[1] != len(data):
             raise ValueError(
                 f"stateful=True carries one state per stream: this chunk has "
@@ -717,6 +606,7 @@ class _BaseLSTM(BaseEstimator):
                 "Call reset_states() to start new streams."
             )
         out, self._stream_state = self.net_.predict_stream(data, state)
+        self._stream_last = (chunk, state)
         return out
 
     def reset_states(self):
@@ -730,6 +620,7 @@ class _BaseLSTM(BaseEstimator):
             The estimator, with no carried state.
         """
         self.__dict__.pop("_stream_state", None)
+        self.__dict__.pop("_stream_last", None)
         return self
 
     # Hooks filled in by the regressor and the classifier.
@@ -746,6 +637,15 @@ class _BaseLSTM(BaseEstimator):
 
     def _criterion(self, data: SequenceDataset) -> torch.nn.Module:
         raise NotImplementedError
+
+
+def _token_lengths(values: np.ndarray) -> np.ndarray | None:
+    """Lengths of 2D token rows whose trailing zeros are padding (None: no
+    padding). A row of padding only keeps one step."""
+    nonzero = values != 0
+    last = values.shape[1] - np.argmax(nonzero[:, ::-1], axis=1)
+    lengths = np.where(nonzero.any(axis=1), last, 1).astype(np.int64)
+    return None if (lengths == values.shape[1]).all() else lengths
 
 
 __all__ = ["_BaseLSTM", "_fit_context"]

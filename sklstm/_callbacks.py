@@ -7,7 +7,7 @@ import sys
 import time
 from itertools import count
 
-from skorch.callbacks import Callback, TensorBoard
+from skorch.callbacks import Callback, LRScheduler, TensorBoard
 
 _RUNS = count()
 
@@ -51,3 +51,56 @@ class TensorBoardLogger(TensorBoard):
     def on_train_end(self, net, **kwargs) -> None:
         self.writer.close()
         self.writer = None
+
+
+class ScheduleCallback(LRScheduler):
+    """skorch's ``LRScheduler`` whose schedule carries on across warm fits.
+
+    skorch builds a new scheduler at every ``on_train_begin``; here the
+    scheduler is kept while it drives the net's current optimizer, so N calls
+    of ``partial_fit`` follow the same learning rates as one fit of N epochs.
+    A scheduler built on a continued fit starts from the optimizer's current
+    rate. After ``horizon`` steps (the end of a cosine or one-cycle schedule)
+    the rate holds still instead of restarting or failing.
+    """
+
+    def __init__(self, policy, *, horizon: int | None = None, **kwargs) -> None:
+        super().__init__(policy, **kwargs)
+        self.horizon = horizon
+
+    @property
+    def kwargs(self) -> dict:
+        kwargs = super().kwargs
+        kwargs.pop("horizon", None)
+        return kwargs
+
+    def same_schedule(self, other) -> bool:
+        """Whether ``other`` is a scheduler callback with the same settings."""
+        return (
+            isinstance(other, ScheduleCallback)
+            and other.policy is self.policy
+            and other.kwargs == self.kwargs
+            and (other.step_every, other.monitor, other.horizon)
+            == (self.step_every, self.monitor, self.horizon)
+        )
+
+    def initialize(self) -> ScheduleCallback:
+        kept = getattr(self, "lr_scheduler_", None), getattr(self, "steps_", 0)
+        super().initialize()
+        self.lr_scheduler_, self.steps_ = kept
+        return self
+
+    def on_train_begin(self, net, **kwargs) -> None:
+        scheduler = self.lr_scheduler_
+        if scheduler is not None and scheduler.optimizer is net.optimizer_:
+            return  # carry on
+        for group in net.optimizer_.param_groups:
+            group["initial_lr"] = group["lr"]  # start from the current rate
+        self.lr_scheduler_ = self.policy_(net.optimizer_, **self.kwargs)
+        self.steps_ = 0
+
+    def _step(self, net, lr_scheduler, score=None) -> None:
+        if self.horizon is not None and self.steps_ >= self.horizon:
+            return
+        super()._step(net, lr_scheduler, score=score)
+        self.steps_ += 1

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.special import expit, softmax
+from scipy.special import logsumexp
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import (
     check_array,
@@ -21,6 +20,7 @@ from sklstm._base import _BaseLSTM, _fit_context
 from sklstm._data import SequenceDataset
 from sklstm._docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
 from sklstm._losses import ClassificationLoss, MultiLabelLoss
+from sklstm._targets import class_weights, probabilities
 
 
 class LSTMClassifier(ClassifierMixin, _BaseLSTM):
@@ -87,6 +87,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         return_sequences: bool = False,
         stateful: bool = False,
         embedding_dim: int | None = None,
+        vocab_size: int | None = None,
         optimizer: str | type = "adam",
         lr: float = 1e-3,
         momentum: float = 0.9,
@@ -128,6 +129,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             return_sequences=return_sequences,
             stateful=stateful,
             embedding_dim=embedding_dim,
+            vocab_size=vocab_size,
             optimizer=optimizer,
             lr=lr,
             momentum=momentum,
@@ -220,10 +222,26 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             before the class axis for ``return_sequences=True``).
         """
         check_is_fitted(self)
+        return probabilities(self._predict_raw(X), self.multilabel_)
+
+    def predict_log_proba(self, X):
+        """Logarithm of the class probabilities for sequences ``X``.
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Sequences, as in :meth:`fit`.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            ``log(predict_proba(X))``, computed stably from the logits.
+        """
+        check_is_fitted(self)
         raw = self._predict_raw(X)
         if self.multilabel_:
-            return expit(raw)
-        return softmax(raw, axis=-1)
+            return -np.logaddexp(0.0, -raw)
+        return raw - logsumexp(raw, axis=-1, keepdims=True)
 
     def predict(self, X):
         """Predict labels for sequences ``X``.
@@ -306,6 +324,14 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
                     f"{type(self).__name__} needs samples of at least 2 classes in the "
                     f"data, but the data contains only one class: {self.classes_[0]!r}."
                 )
+        elif classes is not None and not np.array_equal(
+            np.unique(np.asarray(classes)), self.classes_
+        ):
+            raise ValueError(
+                f"classes={np.unique(np.asarray(classes)).tolist()} differs from the "
+                f"classes of the first partial_fit call, {self.classes_.tolist()}; "
+                "give the same classes every time (or none after the first call)."
+            )
         unseen = np.setdiff1d(y.ravel(), self.classes_)
         if len(unseen):
             raise ValueError(
@@ -349,20 +375,8 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             return MultiLabelLoss()
         if self.class_weight is None:
             return ClassificationLoss()
-        if isinstance(self.class_weight, dict):
-            values = np.asarray(list(self.class_weight.values()), dtype=float)
-            if not (np.isfinite(values).all() and (values >= 0).all() and values.any()):
-                raise ValueError(
-                    "class_weight values must be finite, non-negative and not all "
-                    f"zero, got {self.class_weight!r}."
-                )
-        encoded = data.y.numpy().ravel()
-        present = np.unique(encoded)
-        weights = np.ones(len(self.classes_))
-        weights[present] = compute_class_weight(
-            self.class_weight, classes=self.classes_[present], y=self.classes_[encoded]
-        )
-        weights /= weights[encoded].mean()  # average 1 over the training labels
+        encoded = data.y.cpu().numpy().ravel()
+        weights = class_weights(self.class_weight, self.classes_, encoded)
         return ClassificationLoss(torch.tensor(weights, dtype=torch.float32))
 
 

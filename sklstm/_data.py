@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 
-def is_ragged(X: object) -> bool:
-    """True when ``X`` is a sequence of arrays whose shapes differ."""
+def is_sequence_list(X: object) -> bool:
+    """True when ``X`` is a list of sequences rather than one array.
+
+    That is a list, tuple or 1D object array whose items are arrays (numpy,
+    torch, pandas: anything with a ``shape``), or whose items' shapes differ.
+    A list of equal-length plain lists stays an array, as in scikit-learn.
+    The only place that decides it: estimators, transformers and persistence
+    all ask here.
+    """
     if isinstance(X, np.ndarray):
         if X.dtype != object or X.ndim != 1:
             return False
     elif not isinstance(X, (list, tuple)):
         return False
-    if len(X) == 0 or np.ndim(X[0]) == 0 or isinstance(X[0], str):
+    if len(X) == 0 or isinstance(X[0], str) or np.ndim(X[0]) == 0:
         return False
+    if all(hasattr(x, "shape") for x in X):
+        return True
     return len({np.shape(x) for x in X}) > 1
 
 
@@ -82,11 +90,9 @@ def pad_ragged(
     return out, lengths
 
 
-class Batch(NamedTuple):
-    X: torch.Tensor
-    lengths: torch.Tensor | None
-    y: torch.Tensor | None
-    weight: torch.Tensor | None
+Batch = tuple[dict, "torch.Tensor | None"]
+"""skorch's ``(X, y)`` batch: ``X`` is ``{"x": inputs}`` plus, when present,
+``"lengths"`` (true lengths, on the CPU) and ``"sample_weight"``."""
 
 
 class SequenceDataset(Dataset):
@@ -137,9 +143,12 @@ class SequenceDataset(Dataset):
             X = X[:, :longest]  # pad per batch, not to the longest sequence overall
             if bool((lengths == longest).all()):
                 lengths = None  # equal lengths: no packing needed
-        y = None if self.y is None else self.y[idx]
-        w = None if self.weight is None else self.weight[idx]
-        return Batch(X, lengths, y, w)
+        inputs = {"x": X}
+        if lengths is not None:
+            inputs["lengths"] = lengths
+        if self.weight is not None:
+            inputs["sample_weight"] = self.weight[idx]
+        return inputs, None if self.y is None else self.y[idx]
 
 
 class BatchIterator:
@@ -176,6 +185,13 @@ class BatchIterator:
         bounds = self._bounds()
         data = self.dataset
         if not self.shuffle:
+            if self.bucket and data.lengths is not None:
+                # the rows' order, sorted by length within windows of batches
+                order = self._bucketed(torch.arange(len(data)))
+                order_dev = order.to(data.X.device)
+                for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+                    yield data.batch(order_dev[lo:hi], order[lo:hi])
+                return
             for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
                 yield data.batch(slice(lo, hi))
             return

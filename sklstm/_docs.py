@@ -16,9 +16,10 @@ bidirectional : bool, default=False
 dropout : float, default=0.0
     Dropout rate in [0, 1) between stacked LSTM layers and before the head.
 
-head_units : tuple of int, default=()
+head_units : int or tuple of int, default=()
     Widths of hidden dense layers between the LSTM and the output; ``()``
-    is a linear head.
+    is a linear head and an int is one hidden layer (searchable with
+    scikit-optimize, whose categories cannot hold tuples).
 
 head_activation : {"relu", "tanh", "gelu", "elu"}, default="relu"
     Activation of the hidden dense layers.
@@ -35,8 +36,9 @@ return_sequences : bool, default=False
     Predict one output per time step (sequence-to-sequence) instead of one
     per sequence. ``y`` then has a time axis: ``(n_samples, n_timesteps)``
     (or ``(n_samples, n_timesteps, n_outputs)`` for regression), ``predict``
-    returns the same shape and ``score`` averages over all steps. Needs
-    equal-length sequences.
+    returns the same shape and ``score`` averages over all steps. For
+    variable-length sequences (a list, or token rows padded with 0), ``y``
+    is padded to the longest sequence and padded steps never enter the loss.
 
 stateful : bool, default=False
     For streaming a long series chunk by chunk: each ``predict`` call
@@ -44,14 +46,26 @@ stateful : bool, default=False
     (row ``i`` of a chunk continues row ``i`` of the previous chunk), so
     predicting chunk after chunk equals predicting the whole series at
     once. Every chunk must have the same number of rows; call
-    ``reset_states()`` to start new streams. Training is unaffected: every
+    ``reset_states()`` to start new streams. The state advances once per
+    new chunk: calling ``predict``, ``predict_proba`` or ``score`` again on
+    the same chunk answers from the state before it. A model fitted on 2D
+    data streams chunks of any length. Not available with
+    ``bidirectional=True`` (a backward pass needs the stream's end). Training
+    is unaffected: every
     sequence in ``fit`` (and in every cross-validation fold) starts from a
     zero state, and ``fit`` resets the carried state.
 
 embedding_dim : int or None, default=None
     When set, ``X`` holds integer token ids (0 is padding) that an embedding
-    layer of this width maps to vectors; the vocabulary size is read from
-    the data in ``fit``. See :class:`sklstm.preprocessing.TextSequencer`.
+    layer of this width maps to vectors. In 2D token arrays trailing zeros
+    are padding and are masked like the padding of a list. See
+    :class:`sklstm.preprocessing.TextSequencer`.
+
+vocab_size : int or None, default=None
+    Number of token ids (ids run from 0 to ``vocab_size - 1``), with
+    ``embedding_dim``. ``None`` reads it from the training data (largest id
+    + 1); set it to the size of the whole vocabulary when cross-validating,
+    so that an id seen in one fold only is known to every fold.
 
 optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, default="adam"
     Optimizer. A class is called as ``optimizer(params, lr=lr,
@@ -64,7 +78,9 @@ momentum : float, default=0.9
     Momentum for ``"sgd"`` and ``"rmsprop"``; ignored by the others.
 
 weight_decay : float, default=0.0
-    L2 penalty, applied by the optimizer (decoupled for ``"adamw"``).
+    L2 penalty, applied by the optimizer (decoupled for ``"adamw"``) to
+    weight matrices only, like ``l1``: biases and normalization scales are
+    not shrunk.
 
 l1 : float, default=0.0
     L1 penalty strength: ``l1 * sum(|w|)`` over weight matrices (not biases
@@ -84,6 +100,8 @@ bucket_by_length : bool, default=False
     shuffled order, batch sequences of similar length together (batches
     still come in random order), so less padding is computed. Faster on
     data with very different lengths; batches are a little less random.
+    With ``shuffle=False`` the rows are sorted by length within the same
+    windows, in a fixed order.
 
 lr_scheduler : {"plateau", "cosine", "step", "onecycle", "exponential"} or None, \
 default=None
@@ -109,7 +127,9 @@ early_stopping : bool, default=False
     Hold out ``validation_fraction`` of the training data, stop when its
     loss has not improved by ``tol`` for ``n_iter_no_change`` epochs, and
     restore the weights of the best epoch. The split is made inside each
-    ``fit``, so it works inside any cross-validation.
+    ``fit``, so it works inside any cross-validation. ``partial_fit`` trains
+    one epoch per call on all the rows it is given: early stopping is off
+    there (as in scikit-learn's MLP); watch a held-out score yourself.
 
 validation_fraction : float, default=0.1
     Share of the training data held out for early stopping.
@@ -127,7 +147,13 @@ tol : float, default=1e-4
     Smallest validation-loss decrease that counts as an improvement.
 
 callbacks : list of skorch callbacks or None, default=None
-    Extra skorch callbacks; each ``fit`` works on its own deep copy.
+    Extra skorch callbacks (any of ``skorch.callbacks``: scoring,
+    checkpoints, progress bars, schedulers, TensorBoard...); each ``fit``
+    works on its own deep copy (a callback that cannot be copied, such as
+    one holding a ``SummaryWriter``, is used as it is). Batches reach them in skorch's ``(X, y)``
+    form, ``X`` being a dict with ``"x"`` (the padded inputs), and, when
+    present, ``"lengths"`` and ``"sample_weight"``; ``net_.predict`` gives
+    class indices, or regression outputs on the scaled target's units.
 
 tensorboard_dir : str or None, default=None
     Write the per-epoch scalars of ``history_`` (losses, validation score,
@@ -148,8 +174,9 @@ device : {"cpu", "cuda", "auto"} or str, default="cpu"
 
 n_threads : int or None, default=None
     Torch intra-op threads during ``fit`` and ``predict``, restored
-    afterwards. ``None`` uses 1 thread for small models (where a second
-    thread costs more than it gives) and the current setting otherwise.
+    afterwards (at most 1024). ``None`` uses 1 thread for small models
+    (where a second thread costs more than it gives) and the current
+    setting otherwise.
 
 random_state : int, RandomState instance or None, default=None
     Seeds weight initialization, dropout, shuffling and the validation
@@ -161,6 +188,16 @@ verbose : int, default=0
 
 warm_start : bool, default=False
     Keep the fitted weights and continue training on the next ``fit``.
+    Parameters changed with ``set_params`` since the last fit take effect
+    (``lr``, ``optimizer``, ``weight_decay``, ``momentum``, ``l1``,
+    ``dropout``, ``batch_size``, clipping, callbacks, early stopping); the
+    optimizer state is kept unless the optimizer changes, and the
+    learning-rate schedule carries on unless its settings change (N calls
+    of ``partial_fit`` follow the schedule of one fit of N epochs, holding
+    the final rate past ``max_epochs``). Changing an architecture parameter
+    (``hidden_size``, ``num_layers``, ``bidirectional``, ``head_units``,
+    ``head_activation``, ``norm``, ``return_sequences``, ``embedding_dim``)
+    raises a ``ValueError``: refit with ``warm_start=False``.
 
 init_from : fitted sklstm estimator, path or None, default=None
     Transfer learning: start from the LSTM (and embedding) weights of this
@@ -168,12 +205,14 @@ init_from : fitted sklstm estimator, path or None, default=None
     head sized for the new targets (any number of classes or outputs). The
     architecture (``hidden_size``, ``num_layers``, ``bidirectional``,
     ``embedding_dim``, input features) must match. Clones share the source
-    model, so searches start every candidate from it.
+    model (read-only: ``get_params`` does not expose its parameters), so
+    searches start every candidate from it.
 
 freeze : bool or int, default=False
     With ``init_from``: ``True`` keeps the pretrained layers fixed for the
     whole fit (only the head trains); an int ``k`` keeps them fixed for the
-    first ``k`` epochs, then fine-tunes everything.
+    first ``k`` epochs, then fine-tunes everything. Without ``init_from``
+    it raises a ``ValueError`` (there is nothing pretrained to keep).
 """
 
 SHARED_ATTRIBUTES = """\
@@ -195,8 +234,9 @@ net_ : sklstm._net.SequenceNet
     The fitted skorch net; ``net_.module_`` is the torch module.
 
 history_ : skorch.History
-    Per-epoch records: ``train_loss``, ``valid_loss`` (with early stopping),
-    ``lr``, ``dur`` (seconds).
+    Per-epoch records: ``train_loss``, ``valid_loss`` (with early stopping)
+    and their ``*_best`` flags, ``lr``, ``dur`` (seconds), the batch rows
+    (``batches``: loss and size of each batch), and what callbacks record.
 
 loss_curve_ : list of float
     Training loss of every epoch.

@@ -1,4 +1,9 @@
-"""Per-sample losses: each returns one value per sample so weights can apply."""
+"""Per-sample losses: one value per sample (or per sample and step).
+
+Each returns ``(batch,)`` or, for per-step outputs ``(batch, steps, ...)``,
+``(batch, steps)``, so that the net can mask padded steps and apply sample
+weights before averaging.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from torch.nn import functional as F
 
 
 class RegressionLoss(nn.Module):
-    """MSE, MAE or Huber loss, averaged over every axis but the first."""
+    """MSE, MAE or Huber loss, averaged over the outputs."""
 
     def __init__(self, kind: str = "mse", delta: float = 1.0) -> None:
         super().__init__()
@@ -16,6 +21,8 @@ class RegressionLoss(nn.Module):
         self.delta = delta
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        per_step = pred.dim() == 3
+        shape = pred.shape[:2] if per_step else pred.shape[:1]
         pred = pred.reshape(target.shape)
         if self.kind == "mse":
             loss = F.mse_loss(pred, target, reduction="none")
@@ -23,7 +30,7 @@ class RegressionLoss(nn.Module):
             loss = F.l1_loss(pred, target, reduction="none")
         else:
             loss = F.huber_loss(pred, target, reduction="none", delta=self.delta)
-        return loss if loss.dim() == 1 else loss.reshape(len(loss), -1).mean(dim=1)
+        return loss.reshape(*shape, -1).mean(dim=-1)
 
     @staticmethod
     def score(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -49,10 +56,9 @@ class ClassificationLoss(nn.Module):
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if logits.dim() == 3:  # per-step labels: cross_entropy wants classes second
             logits = logits.transpose(1, 2)
-        loss = F.cross_entropy(
+        return F.cross_entropy(
             logits, target, weight=self.class_weight, reduction="none"
         )
-        return loss if loss.dim() == 1 else loss.reshape(len(loss), -1).mean(dim=1)
 
     @staticmethod
     def score(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

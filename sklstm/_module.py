@@ -64,12 +64,18 @@ class LSTMNetwork(nn.Module):
             self.norm = _StepBatchNorm(width)
         else:
             self.norm = nn.Identity()
-        layers: list[nn.Module] = [nn.Dropout(dropout)] if dropout > 0 else []
+        # always present (p may be 0), so that dropout can change between fits
+        layers: list[nn.Module] = [nn.Dropout(dropout)]
         for units in head_units:
             layers += [nn.Linear(width, units), _ACTIVATIONS[head_activation]()]
             width = units
         layers.append(nn.Linear(width, output_size))
         self.head = nn.Sequential(*layers)
+
+    def set_dropout(self, p: float) -> None:
+        """Change the dropout rate in place (between layers and before the head)."""
+        self.lstm.dropout = p if self.lstm.num_layers > 1 else 0.0
+        self.head[0].p = p
 
     def encode(
         self,

@@ -1,26 +1,36 @@
 """The skorch net that trains an ``LSTMNetwork`` on in-memory tensors.
 
-skorch's default loop collates every sample through a ``DataLoader`` and
-notifies callbacks on every batch. Here batches are tensor slices and the
-per-batch notifications are only sent when a callback actually listens to
-them, so epoch-level callbacks (early stopping, schedulers, checkpoints,
-logging) work unchanged while small models train at the speed of a plain loop.
+It is a plain skorch ``NeuralNet`` whose hooks are overridden, never its loop:
+``get_iterator`` slices tensors instead of collating samples, batches keep
+skorch's ``(X, y)`` shape (``X`` a dict holding the inputs, their lengths and
+sample weights), ``infer``/``get_loss`` read that dict, and the train and
+validation steps add L1, gradient clipping and validation scoring. Every stock
+skorch callback therefore works, and ``net_.predict`` / ``net_.predict_proba``
+behave as skorch's.
+
+Speed: per-batch notifications are sent only when some callback listens to a
+batch hook. Without listeners an epoch keeps its batch losses as tensors and
+writes the batch rows of the history once at the epoch's end (one host
+sync), so the history has the same rows either way.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EpochTimer, PrintLog
+from skorch.callbacks import Callback, EpochTimer, PassthroughScoring, PrintLog
+from skorch.utils import to_tensor
 
 from sklstm._callbacks import to_stderr
 from sklstm._data import Batch, BatchIterator, SequenceDataset
 
-_BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_grad_computed")
+_BATCH_HOOKS = ("on_batch_begin", "on_batch_end")
+_TASKS = ("regression", "classification", "multilabel")
 
 
 class TrainingDivergedError(ValueError):
@@ -31,18 +41,30 @@ class TrainingDivergedError(ValueError):
     """
 
 
-class SequenceNet(NeuralNet):
-    """``NeuralNet`` with a tensor-slicing fast path and in-loop regularization.
+def _listens(cb: Callback, hook: str) -> bool:
+    return getattr(type(cb), hook) is not getattr(Callback, hook)
 
-    Extra parameters: ``l1`` (L1 strength on weight matrices), ``gradient_clip``
-    (max global gradient norm), ``gradient_clip_value`` (max absolute gradient),
-    ``shuffle``, ``seed`` (for the shuffling order), ``min_batch``,
-    ``predict_batch_size`` and ``bucket_by_length``.
+
+def softmax_last(x: torch.Tensor) -> torch.Tensor:
+    """Class probabilities over the last axis (``predict_nonlinearity``)."""
+    return torch.softmax(x, dim=-1)
+
+
+class SequenceNet(NeuralNet):
+    """``NeuralNet`` over ``SequenceDataset`` tensors, with in-step regularization.
+
+    Extra parameters: ``task`` (``"regression"``, ``"classification"`` or
+    ``"multilabel"``: what ``predict`` returns), ``l1`` (L1 strength on
+    weight matrices), ``gradient_clip`` (max global gradient norm),
+    ``gradient_clip_value`` (max absolute gradient), ``shuffle``, ``seed``
+    (for the shuffling order), ``min_batch``, ``predict_batch_size`` and
+    ``bucket_by_length``.
     """
 
     def __init__(
         self,
         *args,
+        task: str = "regression",
         l1: float = 0.0,
         gradient_clip: float | None = None,
         gradient_clip_value: float | None = None,
@@ -54,6 +76,7 @@ class SequenceNet(NeuralNet):
         **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.task = task
         self.l1 = l1
         self.gradient_clip = gradient_clip
         self.gradient_clip_value = gradient_clip_value
@@ -65,28 +88,56 @@ class SequenceNet(NeuralNet):
 
     @property
     def _default_callbacks(self) -> list[tuple[str, Callback]]:
-        # losses are recorded by run_single_epoch itself, so no Passthrough scorers;
-        # the epoch table is only built when it is shown (formatting costs ms)
-        callbacks: list[tuple[str, Callback]] = [("epoch_timer", EpochTimer())]
+        # skorch's defaults; the epoch table is only built when shown (it costs ms)
+        callbacks: list[tuple[str, Callback]] = [
+            ("epoch_timer", EpochTimer()),
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("valid_loss", PassthroughScoring(name="valid_loss")),
+        ]
         if self.verbose:
             callbacks.append(("print_log", PrintLog(sink=to_stderr)))
         return callbacks
 
     def initialize_callbacks(self) -> SequenceNet:
         super().initialize_callbacks()
-        base = Callback
-        self.batch_callbacks_ = [
-            cb
-            for _, cb in self.callbacks_
-            if any(getattr(type(cb), h) is not getattr(base, h) for h in _BATCH_HOOKS)
-        ]
+        cbs = [cb for _, cb in self.callbacks_]
+        self.batch_listeners_ = any(_listens(cb, h) for cb in cbs for h in _BATCH_HOOKS)
+        self.grad_listeners_ = any(_listens(cb, "on_grad_computed") for cb in cbs)
         return self
+
+    # ------------------------------------------------------------------ data
+    def get_dataset(self, X, y=None) -> SequenceDataset:
+        """Arrays (or a ``SequenceDataset``) as the net's tensors.
+
+        Accepts what the estimators hand over, or an equal-length array:
+        ``(n, T, F)`` floats, ``(n, T)`` univariate floats, or ``(n, T)`` token
+        ids for a model with an embedding. Ragged lists go through the
+        estimator, which validates and pads them.
+        """
+        if isinstance(X, SequenceDataset):
+            return X
+        if isinstance(X, Mapping) and "x" in X:  # a batch's inputs
+            return SequenceDataset(
+                X["x"], X.get("lengths"), None, X.get("sample_weight")
+            )
+        x = X if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X))
+        tokens = getattr(self.module_, "embedding", None) is not None
+        if tokens:
+            x = x.long()
+        else:
+            x = x.float()
+            if x.dim() == 2:
+                x = x.unsqueeze(-1)
+        if y is not None and not isinstance(y, torch.Tensor):
+            y = torch.as_tensor(np.asarray(y))
+        return SequenceDataset(x, None, y)
 
     def get_iterator(
         self, dataset: SequenceDataset, training: bool = False
     ) -> BatchIterator:
         if not training:
             return BatchIterator(dataset, max(self.batch_size, self.predict_batch_size))
+        # seeded per epoch: a continued fit shuffles as one long fit would
         generator = torch.Generator().manual_seed(self.seed + len(self.history))
         return BatchIterator(
             dataset,
@@ -97,55 +148,97 @@ class SequenceNet(NeuralNet):
             self.bucket_by_length,
         )
 
+    # ----------------------------------------------------------------- steps
+    def infer(self, x, **fit_params) -> torch.Tensor:
+        if isinstance(x, Mapping):
+            return self.module_(x["x"], x.get("lengths"))
+        return self.module_(x)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False) -> torch.Tensor:
+        """Mean of the per-sample losses, weighted by ``X["sample_weight"]``.
+
+        Per-step outputs of padded sequences count their real steps only.
+        """
+        if not isinstance(y_true, torch.Tensor):
+            y_true = to_tensor(y_true, device=self.device)
+        loss = self.criterion_(y_pred, y_true)
+        inputs = X if isinstance(X, Mapping) else {}
+        if loss.dim() == 2:  # one loss per step: average the real steps
+            lengths = inputs.get("lengths")
+            if lengths is None:
+                loss = loss.mean(dim=1)
+            else:
+                steps = torch.arange(loss.shape[1], device=loss.device)
+                real = steps[None, :] < lengths.to(loss.device)[:, None]
+                loss = (loss * real).sum(dim=1) / real.sum(dim=1).clamp_min(1)
+        weight = inputs.get("sample_weight")
+        if weight is not None:
+            loss = loss * weight
+        return loss.mean()
+
+    def get_params_for_optimizer(self, prefix, named_parameters):
+        # weight decay, like l1, shrinks weight matrices only: biases and
+        # normalization scales (1-D) go in a group of their own without it
+        args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
+        groups = []
+        for group in args[0]:
+            params = group["params"]
+            matrices = [p for p in params if p.dim() >= 2]
+            vectors = [p for p in params if p.dim() < 2]
+            if matrices:
+                groups.append({**group, "params": matrices})
+            if vectors:
+                groups.append({**group, "params": vectors, "weight_decay": 0.0})
+        return (groups, *args[1:]), kwargs
+
     def _penalized_weights(self) -> list[torch.Tensor]:
         # weight matrices only: biases and normalization scales are not shrunk
         return [
             p for p in self.module_.parameters() if p.requires_grad and p.dim() >= 2
         ]
 
-    def batch_loss(self, batch: Batch) -> torch.Tensor:
-        """Weighted mean of the per-sample losses of one batch."""
-        out = self.module_(batch.X, batch.lengths)
-        return self._weighted_mean(self.criterion_(out, batch.y), batch)
+    def train_step_single(self, batch: Batch, **fit_params) -> dict:
+        # the module is put in train mode once per epoch, in run_single_epoch
+        Xi, yi = batch
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        total = loss
+        if self.l1:
+            total = loss + self.l1 * sum(w.abs().sum() for w in self._penalized_weights())
+        total.backward()
+        if self.gradient_clip_value is not None:
+            params = self.module_.parameters()
+            torch.nn.utils.clip_grad_value_(params, self.gradient_clip_value)
+        if self.gradient_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.module_.parameters(), self.gradient_clip)
+        return {"loss": loss.detach(), "y_pred": y_pred.detach()}
 
-    @staticmethod
-    def _weighted_mean(per_sample: torch.Tensor, batch: Batch) -> torch.Tensor:
-        if batch.weight is not None:
-            per_sample = per_sample * batch.weight
-        return per_sample.mean()
-
-    def _train_batch(self, batch: Batch) -> torch.Tensor:
+    def train_step(self, batch: Batch, **fit_params) -> dict:
+        if self.grad_listeners_:  # skorch's step notifies on_grad_computed
+            return super().train_step(batch, **fit_params)
+        step: dict = {}
         optimizer = self.optimizer_
-        weights = self._penalized_weights() if self.l1 else ()
 
         def closure() -> torch.Tensor:
             optimizer.zero_grad(set_to_none=True)
-            loss = self.batch_loss(batch)
-            total = loss
-            if self.l1:
-                total = loss + self.l1 * sum(w.abs().sum() for w in weights)
-            total.backward()
-            if self.batch_callbacks_:
-                self.notify_batch(
-                    "on_grad_computed",
-                    named_parameters=list(self.module_.named_parameters()),
-                    X=batch.X,
-                    y=batch.y,
-                )
-            if self.gradient_clip_value is not None:
-                params = self.module_.parameters()
-                torch.nn.utils.clip_grad_value_(params, self.gradient_clip_value)
-            if self.gradient_clip is not None:
-                params = self.module_.parameters()
-                torch.nn.utils.clip_grad_norm_(params, self.gradient_clip)
-            return loss
+            step.update(self.train_step_single(batch, **fit_params))
+            return step["loss"]
 
-        return optimizer.step(closure)
+        optimizer.step(closure)
+        return step
 
-    def notify_batch(self, hook: str, **kwargs) -> None:
-        for cb in self.batch_callbacks_:
-            getattr(cb, hook)(self, **kwargs)
+    def validation_step(self, batch: Batch, **fit_params) -> dict:
+        Xi, yi = batch
+        with torch.no_grad():
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=False)
+        if self._valid_outputs is not None:
+            self._valid_outputs.append((y_pred, yi))
+        return {"loss": loss, "y_pred": y_pred}
 
+    _valid_outputs: list | None = None
+
+    # ----------------------------------------------------------------- epoch
     def run_single_epoch(
         self, iterator, training, prefix, step_fn, **fit_params
     ) -> None:
@@ -156,50 +249,75 @@ class SequenceNet(NeuralNet):
             self.history.record("lr", self.optimizer_.param_groups[0]["lr"])
             # the weights to fall back on if this epoch diverges
             last_finite = copy.deepcopy(self.module_.state_dict())
-        listen = bool(self.batch_callbacks_)
-        total = torch.zeros((), device=self.device)
-        seen = 0
-        outputs = []
-        with torch.set_grad_enabled(training):
-            for batch in iterator:
-                if listen:
-                    self.history.new_batch()
-                    self.notify_batch("on_batch_begin", batch=batch, training=training)
-                if training:
-                    loss = self._train_batch(batch)
-                else:
-                    out = self.module_(batch.X, batch.lengths)
-                    loss = self._weighted_mean(self.criterion_(out, batch.y), batch)
-                    outputs.append((out, batch.y))
-                size = len(batch.X)
-                total.add_(loss.detach(), alpha=size)
-                seen += size
-                if listen:
-                    self.history.record_batch(prefix + "_loss", loss.item())
-                    self.history.record_batch(prefix + "_batch_size", size)
-                    self.notify_batch(
-                        "on_batch_end", batch=batch, training=training, loss=loss
-                    )
-        mean = total.item() / max(seen, 1)  # the epoch's only host sync
-        self.history.record(prefix + "_loss", mean)
-        self.history.record(prefix + "_batch_count", len(iterator))
-        if outputs:
-            out, y = (torch.cat(t) for t in zip(*outputs, strict=True))
-            self.history.record(prefix + "_score", float(self.criterion_.score(out, y)))
-        if training and not (math.isfinite(mean) and self._weights_finite()):
-            self.module_.load_state_dict(last_finite)
-            raise TrainingDivergedError(
-                f"Training diverged: the loss (or the weights) became non-finite "
-                f"in epoch {len(self.history)}; the weights of the epoch before are "
-                "kept. "
-                "Lower lr, set gradient_clip, or scale the inputs "
-                "(sklstm.preprocessing.SequenceScaler)."
-            )
+        else:
+            self._valid_outputs = []
+        try:
+            if self.batch_listeners_:
+                super().run_single_epoch(
+                    iterator, training, prefix, step_fn, **fit_params
+                )
+            else:
+                self._run_epoch_quietly(iterator, prefix, step_fn, **fit_params)
+            if not training and self._valid_outputs:
+                out, y = (torch.cat(t) for t in zip(*self._valid_outputs, strict=True))
+                score = float(self.criterion_.score(out, y))
+                self.history.record(prefix + "_score", score)
+        finally:
+            self._valid_outputs = None
+        if training:
+            mean = self._epoch_mean(prefix)
+            if not (math.isfinite(mean) and self._weights_finite()):
+                self.module_.load_state_dict(last_finite)
+                raise TrainingDivergedError(
+                    f"Training diverged: the loss (or the weights) became non-finite "
+                    f"in epoch {len(self.history)}; the weights of the epoch before "
+                    "are kept. Lower lr, set gradient_clip, or scale the inputs "
+                    "(sklstm.preprocessing.SequenceScaler)."
+                )
+
+    def _run_epoch_quietly(self, iterator, prefix, step_fn, **fit_params) -> None:
+        """skorch's epoch without per-batch notifications or host syncs."""
+        losses, sizes = [], []
+        for batch in iterator:
+            step = step_fn(batch, **fit_params)
+            losses.append(step["loss"].detach())
+            sizes.append(len(batch[0]["x"]))
+        values = torch.stack(losses).tolist() if losses else []  # one host sync
+        history = self.history
+        for loss, size in zip(values, sizes, strict=True):
+            history.new_batch()
+            history.record_batch(prefix + "_loss", loss)
+            history.record_batch(prefix + "_batch_size", size)
+        history.record(prefix + "_batch_count", len(values))
+
+    def _epoch_mean(self, prefix: str) -> float:
+        rows = [
+            r for r in self.history[-1]["batches"] if prefix + "_loss" in r
+        ]
+        seen = sum(r[prefix + "_batch_size"] for r in rows)
+        total = sum(r[prefix + "_loss"] * r[prefix + "_batch_size"] for r in rows)
+        return total / max(seen, 1)
 
     def _weights_finite(self) -> bool:
         # a NaN or inf anywhere makes that parameter's sum non-finite
         sums = torch.stack([p.detach().sum() for p in self.module_.parameters()])
         return bool(torch.isfinite(sums).all())
+
+    # ------------------------------------------------------------ prediction
+    def predict(self, X) -> np.ndarray:
+        """Encoded predictions, comparable with the targets the net trains on.
+
+        Class indices (classification), 0/1 indicators (multi-label), or
+        outputs on the scaled target's units (regression; the output axis
+        is dropped for a single output). The estimators' ``predict`` maps
+        these back to labels and target units.
+        """
+        out = self.predict_proba(X)
+        if self.task == "classification":
+            return out.argmax(axis=-1)
+        if self.task == "multilabel":
+            return (out > 0.5).astype(np.int64)
+        return out[..., 0] if out.shape[-1] == 1 else out
 
     def predict_stream(self, dataset: SequenceDataset, state):
         """Outputs for the next chunk of each stream, and the state after it."""
@@ -213,8 +331,8 @@ class SequenceNet(NeuralNet):
         self._set_training(False)
         outs = []
         with torch.inference_mode():
-            for batch in self.get_iterator(dataset, training=False):
-                outs.append(self.module_(batch.X, batch.lengths))
+            for Xi, _ in self.get_iterator(dataset, training=False):
+                outs.append(self.infer(Xi))
         if not outs:
             return np.empty((0,), dtype=np.float32)
         # per-step outputs of ragged batches have different widths: pad to the widest

@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from sklstm._base import _BaseLSTM
+from sklstm._targets import probabilities_torch
 
 
 class _Predictor(nn.Module):
@@ -24,6 +25,7 @@ class _Predictor(nn.Module):
         *,
         add_feature_axis: bool,
         proba: bool,
+        multilabel: bool = False,
         mean: np.ndarray | None = None,
         scale: np.ndarray | None = None,
         drop_output_axis: bool = False,
@@ -32,6 +34,7 @@ class _Predictor(nn.Module):
         self.module = module
         self.add_feature_axis = add_feature_axis
         self.proba = proba
+        self.multilabel = multilabel
         self.drop_output_axis = drop_output_axis
         if not proba:
             self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
@@ -42,7 +45,7 @@ class _Predictor(nn.Module):
             x = x.unsqueeze(-1)
         out = self.module(x)
         if self.proba:
-            return torch.softmax(out, dim=-1)
+            return probabilities_torch(out, self.multilabel)
         out = out * self.scale + self.mean
         return out[..., 0] if self.drop_output_axis else out
 
@@ -175,7 +178,12 @@ def _predictor(estimator: _BaseLSTM) -> tuple[_Predictor, torch.Tensor, str]:
     else:
         example = torch.zeros(shape, dtype=torch.float32)
     if hasattr(estimator, "classes_"):
-        predictor = _Predictor(module, add_feature_axis=flat and not tokens, proba=True)
+        predictor = _Predictor(
+            module,
+            add_feature_axis=flat and not tokens,
+            proba=True,
+            multilabel=bool(estimator.multilabel_),
+        )
         return predictor.eval(), example, "probabilities"
     target_ndim = 2 if estimator.return_sequences else 1  # single-output rank
     predictor = _Predictor(

@@ -25,7 +25,9 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
+from sklstm import _build
 from sklstm._base import _BaseLSTM
+from sklstm._build import resolve_device
 from sklstm._data import SequenceDataset
 
 FORMAT_VERSION = 1
@@ -226,10 +228,12 @@ def save(estimator: _BaseLSTM, path: str | os.PathLike) -> pathlib.Path:
             "sklstm_version": sklstm.__version__,
             "torch_version": torch.__version__,
             "estimator": type(estimator).__name__,
-            "params": {k: _encode(v, f"parameter {k}") for k, v in params.items()},
+            "params": {
+                k: _encode(_build.plain(v), f"parameter {k}") for k, v in params.items()
+            },
             "fitted": {k: _encode(v, f"attribute {k}") for k, v in fitted.items()},
             "history": _encode(list(net.history), "history_"),
-            "net": {"seed": int(net.seed), "n_train": batches * estimator.batch_size},
+            "net": {"seed": int(net.seed), "n_train": int(batches * net.batch_size)},
         }
     except _Unstorable as exc:
         raise ValueError(
@@ -341,7 +345,7 @@ def load(
     """
     meta, blob = _read_archive(path)
     cls = _estimator_class(meta.get("estimator"), estimator_class)
-    device = _resolve_device(device)
+    device = resolve_device(device)
     try:
         params = {str(k): _decode(v) for k, v in dict(meta["params"]).items()}
         fitted = {str(k): _decode(v) for k, v in dict(meta["fitted"]).items()}
@@ -434,20 +438,6 @@ def _estimator_class(name, expected: type[_BaseLSTM] | None) -> type[_BaseLSTM]:
     return known[name]
 
 
-def _resolve_device(device: str | torch.device) -> str:
-    if str(device) == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        name = str(torch.device(device))
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"Unknown device {device!r}: {exc}") from None
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} but CUDA is not available; load with device='cpu'."
-        )
-    return name
-
-
 def _read_weights(blob: bytes, device: str, path) -> dict:
     try:
         weights = torch.load(io.BytesIO(blob), weights_only=True, map_location=device)
@@ -474,21 +464,50 @@ def _rebuild_net(estimator: _BaseLSTM, weights: dict, device, seed, n_train):
     stand_in = SequenceDataset(torch.zeros(k, 1, 1), y=torch.arange(k))
     cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
     with torch.random.fork_rng(devices=cuda):  # leave the caller's RNG alone
-        net = estimator._build_net(
+        net = _build.build_net(
+            estimator,
             input_size=estimator.input_size_,
             output_size=k,
             criterion=estimator._criterion(stand_in),
             device=device,
             seed=seed,
             n_train=n_train,
+            early_stopping=bool(estimator.early_stopping),
         )
         net.initialize()
-    net.module_.load_state_dict(weights["module"])
+    net.module_.load_state_dict(_current_module_keys(weights["module"]))
     net.criterion_.load_state_dict(weights["criterion"])
     if weights["optimizer"] is not None:
-        net.optimizer_.load_state_dict(weights["optimizer"])
+        try:
+            net.optimizer_.load_state_dict(weights["optimizer"])
+        except (ValueError, KeyError, RuntimeError):
+            # written by sklstm 0.1 (one parameter group): training continues
+            # with a fresh optimizer state
+            warnings.warn(
+                "The saved optimizer state does not fit this sklstm's optimizer "
+                "layout; partial_fit starts with a fresh optimizer state.",
+                UserWarning,
+                stacklevel=4,
+            )
     net.module_.eval()
     return net
+
+
+def _current_module_keys(state: dict) -> dict:
+    """Module state keys as this sklstm names them.
+
+    sklstm 0.1 put the head's dropout layer first only when dropout > 0;
+    it is always there now, so older heads without one shift by one.
+    """
+    if "head.0.weight" not in state:
+        return state
+    out = {}
+    for key, value in state.items():
+        if key.startswith("head."):
+            _, index, rest = key.split(".", 2)
+            key = f"head.{int(index) + 1}.{rest}"
+        out[key] = value
+    return out
 
 
 __all__ = ["FORMAT_VERSION", "load", "save"]

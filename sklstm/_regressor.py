@@ -13,6 +13,7 @@ from sklstm._base import _BaseLSTM, _fit_context
 from sklstm._data import SequenceDataset
 from sklstm._docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
 from sklstm._losses import RegressionLoss
+from sklstm._targets import scaling
 
 
 class LSTMRegressor(RegressorMixin, _BaseLSTM):
@@ -77,6 +78,7 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         return_sequences: bool = False,
         stateful: bool = False,
         embedding_dim: int | None = None,
+        vocab_size: int | None = None,
         optimizer: str | type = "adam",
         lr: float = 1e-3,
         momentum: float = 0.9,
@@ -119,6 +121,7 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
             return_sequences=return_sequences,
             stateful=stateful,
             embedding_dim=embedding_dim,
+            vocab_size=vocab_size,
             optimizer=optimizer,
             lr=lr,
             momentum=momentum,
@@ -276,28 +279,11 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         self, y: np.ndarray, sample_weight, *, reset: bool
     ) -> torch.Tensor:
         if reset:
-            self._fit_scaling(y, sample_weight)
+            self.y_mean_, self.y_scale_ = scaling(
+                y, sample_weight, self.n_outputs_, bool(self.scale_target)
+            )
         scaled = (y.reshape(-1, self.n_outputs_) - self.y_mean_) / self.y_scale_
         return torch.from_numpy(scaled.reshape(y.shape).astype(np.float32))
-
-    def _fit_scaling(self, y: np.ndarray, sample_weight) -> None:
-        k = self.n_outputs_
-        if not self.scale_target:
-            self.y_mean_, self.y_scale_ = np.zeros(k), np.ones(k)
-            return
-        flat = y.reshape(len(y), -1, k)  # (samples, steps, outputs)
-        w = np.ones(len(y)) if sample_weight is None else sample_weight
-        w = np.broadcast_to(w[:, None], flat.shape[:2]).ravel()
-        flat = flat.reshape(-1, k)
-        # divided by the largest magnitude first, so squaring cannot overflow
-        top = np.abs(flat).max(axis=0)
-        top = np.where(top > 0, top, 1.0)
-        unit = flat / top
-        # weighted like the loss, so weights act exactly as repeated rows
-        mean = np.average(unit, axis=0, weights=w)
-        scale = np.sqrt(np.average((unit - mean) ** 2, axis=0, weights=w))
-        self.y_mean_ = mean * top
-        self.y_scale_ = np.where(scale > 0, scale * top, 1.0)
 
     def _n_outputs(self) -> int:
         return self.n_outputs_

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,15 +21,30 @@ def auto_threads(batch_size: int, input_size: int, hidden_size: int) -> int:
     return 1 if work < _SMALL_STEP_WORK else torch.get_num_threads()
 
 
+_lock = threading.Lock()
+_active = 0  # fits and predicts inside torch_threads, in any thread
+_saved = 0  # the caller's count before the first of them entered
+
+
 @contextmanager
 def torch_threads(n_threads: int) -> Iterator[None]:
-    """Run the block with ``n_threads`` torch threads, then restore the caller's."""
-    before = torch.get_num_threads()
-    if n_threads == before:
-        yield
-        return
-    torch.set_num_threads(n_threads)
+    """Run the block with ``n_threads`` torch threads, then restore the caller's.
+
+    torch's thread count is global to the process: with fits running in
+    several threads, the count seen before the first one entered is restored
+    when the last one leaves (not by each, in whatever order they end).
+    """
+    global _active, _saved
+    with _lock:
+        if _active == 0:
+            _saved = torch.get_num_threads()
+        _active += 1
+        if torch.get_num_threads() != n_threads:
+            torch.set_num_threads(n_threads)
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        with _lock:
+            _active -= 1
+            if _active == 0 and torch.get_num_threads() != _saved:
+                torch.set_num_threads(_saved)

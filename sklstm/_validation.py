@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.utils.validation import check_array, validate_data
 
-from sklstm._data import is_ragged, pad_ragged
+from sklstm._data import is_sequence_list, pad_ragged
 
 FLOATS = [np.float64, np.float32]
 
@@ -31,14 +31,17 @@ def check_sequences(
     then keeps scikit-learn's column bookkeeping: ``n_features_in_`` is the
     number of columns and predict needs the same number). Otherwise it checks
     ``X`` against them. ``as_list`` forces (or forbids) the list-of-sequences
-    reading (default: lists of differently shaped arrays); ``free_length``
-    never fixes the number of columns of 2D input (token ids).
+    reading (default: lists of arrays); ``free_length`` never fixes the
+    number of columns of 2D input (token ids, or chunks a stateful model
+    streams).
     """
     name = type(estimator).__name__
     expected = None if reset else estimator.input_size_
     if reset:
         estimator._fitted_on_2d = False
-    if is_ragged(X) if as_list is None else as_list:
+        # a refit on 3D or ragged data has no column names
+        estimator.__dict__.pop("feature_names_in_", None)
+    if is_sequence_list(X) if as_list is None else as_list:
         values, lengths = pad_ragged(X, dtype=np.float64, n_features=expected)
         width = 1 if values.ndim == 2 else values.shape[2]
         steps = None
@@ -65,7 +68,7 @@ def check_sequences(
                     f"time step; give X as 3D (n_samples, n_timesteps, {expected}); "
                     "2D X means univariate sequences."
                 )
-            if reset or estimator._fitted_on_2d:
+            if reset or (estimator._fitted_on_2d and not free_length):
                 values = validate_data(estimator, X, reset=reset, dtype=FLOATS)
             else:  # fitted on 3D or ragged data: any length is fine
                 values = check_array(X, dtype=FLOATS, input_name="X")

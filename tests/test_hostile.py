@@ -709,9 +709,9 @@ def test_invalid_hyperparameters_are_refused(est, data):
         {"hidden_size": np.int64(2)},
         {"hidden_size": np.int32(2)},
         {"embedding_dim": np.int64(2)},
-        {"freeze": np.int64(1)},
+        {"batch_size": np.int64(3)},
     ],
-    ids=["hidden_size-int64", "hidden_size-int32", "embedding_dim-int64", "freeze"],
+    ids=["hidden_size-int64", "hidden_size-int32", "embedding_dim-int64", "batch"],
 )
 @pytest.mark.parametrize("est", sorted(ESTIMATORS))
 def test_numpy_integer_hyperparameters_work(est, params):

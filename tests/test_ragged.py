@@ -106,8 +106,8 @@ def test_length_bucketing_cuts_padding_and_keeps_every_row():
         it = BatchIterator(
             data, 16, True, torch.Generator().manual_seed(0), bucket=bucket
         )
-        rows = [b.X.shape[0] * b.X.shape[1] for b in it]
-        return sum(rows), sum(b.X.shape[0] for b in it)
+        rows = [x["x"].shape[0] * x["x"].shape[1] for x, _ in it]
+        return sum(rows), sum(x["x"].shape[0] for x, _ in it)
 
     (plain, n_plain), (bucketed, n_bucketed) = padded_steps(False), padded_steps(True)
     assert n_plain == n_bucketed == 400

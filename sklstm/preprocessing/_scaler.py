@@ -10,21 +10,8 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from sklstm._base import _fit_context
-from sklstm._data import is_ragged
+from sklstm._data import is_sequence_list
 from sklstm._validation import check_sequences
-
-
-def _is_sequence_list(X: object) -> bool:
-    """True for ragged input, or a list (or 1D object array) of arrays."""
-    if is_ragged(X):
-        return True
-    if isinstance(X, np.ndarray):
-        items = X if X.dtype == object and X.ndim == 1 else []
-    elif isinstance(X, (list, tuple)):
-        items = X
-    else:
-        return False
-    return len(items) > 0 and all(isinstance(x, np.ndarray) for x in items)
 
 
 class SequenceScaler(TransformerMixin, BaseEstimator):
@@ -181,7 +168,7 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
     def _steps(self, X, *, reset: bool) -> tuple[np.ndarray, Callable]:
         """All time steps as rows ``(n_steps, input_size_)``, plus a function
         that puts rows of that shape back into the form of ``X``."""
-        as_list = _is_sequence_list(X)
+        as_list = is_sequence_list(X)
         values, lengths, width = check_sequences(self, X, reset=reset, as_list=as_list)
         if as_list:
             one_d = values.ndim == 2

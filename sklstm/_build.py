@@ -1,0 +1,345 @@
+"""Estimator parameters -> skorch net: the one mapping.
+
+A fresh fit, a warm fit (``warm_start=True``, ``partial_fit``) and ``load``
+all go through here, so a parameter means the same thing in each. This is the
+only module that speaks skorch's ``module__*`` / ``optimizer__*`` dialect.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import warnings
+from numbers import Integral
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback, EarlyStopping, Freezer, Unfreezer
+
+from sklstm._callbacks import ScheduleCallback, TensorBoardLogger, silent, to_stderr
+from sklstm._module import LSTMNetwork
+from sklstm._net import SequenceNet, softmax_last
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+}
+SCHEDULERS = {"plateau", "cosine", "step", "onecycle", "exponential"}
+
+# what the network is made of: fixed once the net exists
+ARCHITECTURE = (
+    "hidden_size",
+    "num_layers",
+    "bidirectional",
+    "head_units",
+    "head_activation",
+    "norm",
+    "return_sequences",
+    "embedding_dim",
+)
+
+
+def resolve_device(device) -> str:
+    """``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:<i>"`` or a ``torch.device``
+    as a device string; ``ValueError`` for anything else or a missing GPU."""
+    if str(device) == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"Unknown device {device!r}; use 'cpu', 'cuda', 'cuda:<index>' or 'auto'."
+        ) from None
+    if parsed.type not in ("cpu", "cuda"):
+        raise ValueError(
+            f"device={device!r} is not supported; use 'cpu', 'cuda', "
+            "'cuda:<index>' or 'auto'."
+        )
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} but CUDA is not available; use device='cpu' "
+            "or device='auto'."
+        )
+    return str(parsed)
+
+
+@functools.cache
+def fused_supported(cls: type, device_type: str) -> bool:
+    """Whether ``cls(..., fused=True)`` builds and steps on ``device_type``.
+
+    A capability check, not a version test: fused CPU kernels arrived in
+    different torch releases for different optimizers.
+    """
+    if device_type == "cuda" and not torch.cuda.is_available():
+        return False
+    try:
+        p = torch.zeros(2, device=device_type, requires_grad=True)
+        opt = cls([p], lr=1e-3, fused=True)
+        p.grad = torch.ones_like(p)
+        opt.step()
+    except (RuntimeError, TypeError, ValueError):
+        return False
+    return True
+
+
+def head_units(value) -> tuple[int, ...]:
+    """``head_units`` as a tuple of ints (an int is one layer)."""
+    units = (value,) if isinstance(value, Integral) else tuple(value)
+    if not all(
+        isinstance(u, Integral) and not isinstance(u, (bool, np.bool_)) and u >= 1
+        for u in units
+    ):
+        raise ValueError(
+            "head_units must be a positive integer or a tuple of positive "
+            f"integers, got {value!r}."
+        )
+    return tuple(int(u) for u in units)
+
+
+def module_params(est, input_size: int, output_size: int) -> dict:
+    """Keyword arguments of ``LSTMNetwork`` for this estimator."""
+    return {
+        "input_size": int(input_size),
+        "output_size": int(output_size),
+        "hidden_size": int(est.hidden_size),
+        "num_layers": int(est.num_layers),
+        "bidirectional": bool(est.bidirectional),
+        "dropout": float(est.dropout),
+        "head_units": head_units(est.head_units),
+        "head_activation": str(est.head_activation),
+        "norm": None if est.norm is None else str(est.norm),
+        "return_sequences": bool(est.return_sequences),
+        "vocab_size": getattr(est, "vocab_size_", None),
+        "embedding_dim": None if est.embedding_dim is None else int(est.embedding_dim),
+    }
+
+
+def optimizer_spec(est, device: str) -> tuple[type, dict]:
+    """Optimizer class and its keyword arguments (without ``lr``)."""
+    cls = OPTIMIZERS[est.optimizer] if isinstance(est.optimizer, str) else est.optimizer
+    kwargs: dict = {"weight_decay": float(est.weight_decay)}
+    if cls in (torch.optim.SGD, torch.optim.RMSprop):
+        kwargs["momentum"] = float(est.momentum)
+    if cls in (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD):
+        # one kernel per step instead of one per tensor, where torch has it
+        if fused_supported(cls, torch.device(device).type):
+            kwargs["fused"] = True
+    return cls, kwargs
+
+
+def _check_scheduler(policy: type, kwargs: dict, lr: float) -> None:
+    """Build and step the schedule once on a dummy optimizer: bad params fail here."""
+    probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scheduler = policy(probe, **kwargs)
+            probe.step()
+            if policy is torch.optim.lr_scheduler.ReduceLROnPlateau:
+                scheduler.step(0.0)
+            else:
+                scheduler.step()
+    except (TypeError, ValueError, ZeroDivisionError, KeyError) as exc:
+        raise ValueError(
+            f"lr_scheduler_params do not fit {policy.__name__}: {exc}"
+        ) from None
+
+
+def scheduler_callback(est, n_batches: int, monitor: str) -> ScheduleCallback | None:
+    """The learning-rate schedule over ``max_epochs`` epochs, or None."""
+    if est.lr_scheduler is None:
+        return None
+    epochs, lr = int(est.max_epochs), float(est.lr)
+    sched = torch.optim.lr_scheduler
+    defaults = {
+        "plateau": (sched.ReduceLROnPlateau, {"factor": 0.5, "patience": 5}),
+        "cosine": (sched.CosineAnnealingLR, {"T_max": epochs}),
+        "step": (sched.StepLR, {"step_size": max(1, epochs // 3), "gamma": 0.1}),
+        "exponential": (sched.ExponentialLR, {"gamma": 0.95}),
+        "onecycle": (
+            sched.OneCycleLR,
+            {"max_lr": lr, "total_steps": epochs * n_batches},
+        ),
+    }
+    policy, kwargs = defaults[est.lr_scheduler]
+    kwargs.update(plain(dict(est.lr_scheduler_params or {})))
+    _check_scheduler(policy, kwargs, lr)
+    horizon = None  # steps after which the rate holds still (partial_fit past it)
+    if est.lr_scheduler == "cosine":
+        horizon = kwargs["T_max"]
+    elif est.lr_scheduler == "onecycle":
+        horizon = kwargs["total_steps"] - 1
+    if est.lr_scheduler == "plateau":
+        kwargs["monitor"] = monitor
+    step_every = "batch" if est.lr_scheduler == "onecycle" else "epoch"
+    return ScheduleCallback(
+        policy=policy, step_every=step_every, horizon=horizon, **kwargs
+    )
+
+
+def make_callbacks(est, n_train: int, *, early_stopping: bool) -> list:
+    """The skorch callbacks of one fit, made fresh from the parameters."""
+    monitor = "valid_loss" if early_stopping else "train_loss"
+    callbacks = []
+    if early_stopping:
+        stopper = EarlyStopping(
+            monitor="valid_loss",
+            patience=int(est.n_iter_no_change),
+            threshold=float(est.tol),
+            threshold_mode="abs",
+            load_best=True,
+            sink=to_stderr if est.verbose else silent,
+        )
+        callbacks.append(("early_stopping", stopper))
+    if est.freeze:
+        pretrained = ["lstm.*", "embedding.*"]
+        callbacks.append(("freeze", Freezer(pretrained, at=1)))
+        if not isinstance(est.freeze, (bool, np.bool_)):
+            # an int: unfreeze after that many epochs
+            callbacks.append(("unfreeze", Unfreezer(pretrained, at=int(est.freeze) + 1)))
+    if est.tensorboard_dir is not None:
+        callbacks.append(("tensorboard", TensorBoardLogger(str(est.tensorboard_dir))))
+    n_batches = -(-n_train // int(est.batch_size))  # ceil: the last batch counts
+    scheduler = scheduler_callback(est, n_batches, monitor)
+    if scheduler is not None:
+        callbacks.append(("lr_scheduler", scheduler))
+    for cb in est.callbacks or []:
+        item = cb[1] if isinstance(cb, tuple) and len(cb) == 2 else cb
+        if not isinstance(item, Callback):
+            raise TypeError(
+                f"callbacks must hold skorch callbacks (or (name, callback) "
+                f"pairs), got {cb!r}."
+            )
+    return callbacks + [_own_copy(cb) for cb in est.callbacks or []]
+
+
+def _own_copy(callback):
+    """A deep copy, so that fits of a search never share callback state; a
+    callback holding an uncopyable resource (a TensorBoard writer, a file)
+    is used as it is."""
+    try:
+        return copy.deepcopy(callback)
+    except (TypeError, copy.Error, RuntimeError):
+        return callback
+
+
+def _task(est) -> str:
+    if not hasattr(est, "classes_"):
+        return "regression"
+    return "multilabel" if est.multilabel_ else "classification"
+
+
+_NONLINEARITY = {
+    "regression": None,
+    "classification": softmax_last,
+    "multilabel": torch.sigmoid,
+}
+
+
+def _training_params(est, device: str) -> dict:
+    """Net parameters that may change between fits of one network."""
+    cls, opt_kwargs = optimizer_spec(est, device)
+    return {
+        "optimizer": cls,
+        "lr": float(est.lr),
+        **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},
+        "max_epochs": int(est.max_epochs),
+        "batch_size": int(est.batch_size),
+        "verbose": int(est.verbose),
+        "l1": float(est.l1),
+        "gradient_clip": plain(est.gradient_clip),
+        "gradient_clip_value": plain(est.gradient_clip_value),
+        "shuffle": bool(est.shuffle),
+        "bucket_by_length": bool(est.bucket_by_length),
+    }
+
+
+def build_net(
+    est, *, input_size, output_size, criterion, device, seed, n_train, early_stopping
+) -> SequenceNet:
+    """A new, uninitialized net for ``est``."""
+    module = module_params(est, input_size, output_size)
+    task = _task(est)
+    return SequenceNet(
+        module=LSTMNetwork,
+        **{f"module__{k}": v for k, v in module.items()},
+        criterion=criterion,
+        predict_nonlinearity=_NONLINEARITY[task],
+        task=task,
+        train_split=None,
+        callbacks=make_callbacks(est, n_train, early_stopping=early_stopping),
+        device=device,
+        seed=int(seed),
+        min_batch=2 if est.norm == "batch" else 1,
+        # CPU: cache-sized chunks are fastest; GPU: big ones fill the device
+        predict_batch_size=512 if device == "cpu" else 8192,
+        **_training_params(est, device),
+    )
+
+
+def check_architecture(est, net: SequenceNet) -> None:
+    """Refuse a warm fit whose architecture parameters changed since the net
+    was built: the weights would not fit."""
+    new = module_params(est, 1, 1)
+    changed = [
+        name for name in ARCHITECTURE if getattr(net, f"module__{name}") != new[name]
+    ]
+    if changed:
+        raise ValueError(
+            f"Cannot continue training after changing {', '.join(changed)}: they "
+            "define the network's shape. Set warm_start=False (or refit a clone) "
+            "to train a new network with them."
+        )
+
+
+def update_net(est, net: SequenceNet, device: str, *, n_train: int, early_stopping):
+    """Apply the current parameters to a fitted net before more training.
+
+    Architecture changes raise (see :func:`check_architecture`); optimizer
+    settings, batch size, regularization and callbacks take effect from the
+    next epoch. The optimizer state is kept unless the optimizer class
+    changes, and the learning-rate schedule carries on unless its settings
+    (or ``lr``) change.
+    """
+    check_architecture(est, net)
+    params = _training_params(est, device)
+    if params["optimizer"] is not net.optimizer:
+        for key in [k for k in vars(net) if k.startswith("optimizer__")]:
+            delattr(net, key)  # settings of the old optimizer class
+        for key, value in params.items():
+            setattr(net, key, value)
+        net.initialize_optimizer()
+    else:
+        for key, value in params.items():
+            setattr(net, key, value)
+        settings = {k[len("optimizer__") :]: v for k, v in params.items() if "__" in k}
+        for group in net.optimizer_.param_groups:
+            decays = any(p.dim() >= 2 for p in group["params"])
+            group.update(settings, lr=params["lr"])
+            if not decays:  # biases and scales are never decayed
+                group["weight_decay"] = 0.0
+    dropout = float(est.dropout)
+    net.module__dropout = dropout
+    net.module_.set_dropout(dropout)
+    old = dict(net.callbacks_)
+    callbacks = make_callbacks(est, n_train, early_stopping=early_stopping)
+    for i, item in enumerate(callbacks):
+        if isinstance(item, tuple) and isinstance(item[1], ScheduleCallback):
+            name, cb = item
+            if cb.same_schedule(old.get(name)):
+                callbacks[i] = (name, old[name])  # carry the schedule on
+    net.callbacks = callbacks
+    net.initialize_callbacks()
+
+
+def plain(value):
+    """numpy scalars (as searches hand them over) as Python ones, recursively."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value)
+    return value
