@@ -305,6 +305,8 @@ def update_net(est, net: SequenceNet, device: str, *, n_train: int, early_stoppi
     """
     check_architecture(est, net)
     params = _training_params(est, device)
+    # a rate the schedule has moved is kept unless lr itself was changed
+    new_lr = params["lr"] != net.lr
     if params["optimizer"] is not net.optimizer:
         for key in [k for k in vars(net) if k.startswith("optimizer__")]:
             delattr(net, key)  # settings of the old optimizer class
@@ -317,7 +319,9 @@ def update_net(est, net: SequenceNet, device: str, *, n_train: int, early_stoppi
         settings = {k[len("optimizer__") :]: v for k, v in params.items() if "__" in k}
         for group in net.optimizer_.param_groups:
             decays = any(p.dim() >= 2 for p in group["params"])
-            group.update(settings, lr=params["lr"])
+            group.update(settings)
+            if new_lr:
+                group["lr"] = params["lr"]
             if not decays:  # biases and scales are never decayed
                 group["weight_decay"] = 0.0
     dropout = float(est.dropout)
@@ -328,7 +332,7 @@ def update_net(est, net: SequenceNet, device: str, *, n_train: int, early_stoppi
     for i, item in enumerate(callbacks):
         if isinstance(item, tuple) and isinstance(item[1], ScheduleCallback):
             name, cb = item
-            if cb.same_schedule(old.get(name)):
+            if not new_lr and cb.same_schedule(old.get(name)):
                 callbacks[i] = (name, old[name])  # carry the schedule on
     net.callbacks = callbacks
     net.initialize_callbacks()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -152,21 +152,26 @@ class SequenceDataset(Dataset):
 
 
 class BatchIterator:
-    """Mini-batches by index slicing of a (shuffled) permutation."""
+    """Mini-batches by index slicing of a (shuffled) permutation.
+
+    ``seed`` (a callable) gives the shuffling seed of each pass, read when
+    the pass starts: seeding per epoch, not per iterator, makes a fit
+    continued over several calls shuffle exactly as one long fit.
+    """
 
     def __init__(
         self,
         dataset: SequenceDataset,
         batch_size: int,
         shuffle: bool = False,
-        generator: torch.Generator | None = None,
+        seed: Callable[[], int] | None = None,
         min_batch: int = 1,
         bucket: bool = False,
     ) -> None:
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
-        self.generator = generator
+        self.seed = seed
         self.min_batch = min_batch
         self.bucket = bucket
 
@@ -195,12 +200,14 @@ class BatchIterator:
             for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
                 yield data.batch(slice(lo, hi))
             return
-        order = torch.randperm(len(data), generator=self.generator)
+        generator = torch.Generator()
+        generator.manual_seed(0 if self.seed is None else self.seed())
+        order = torch.randperm(len(data), generator=generator)
         spans = list(zip(bounds[:-1], bounds[1:], strict=True))
         if self.bucket and data.lengths is not None:
             order = self._bucketed(order)
             # batches of similar lengths, visited in random order
-            pick = torch.randperm(len(spans), generator=self.generator).tolist()
+            pick = torch.randperm(len(spans), generator=generator).tolist()
             spans = [spans[i] for i in pick]
         order_dev = order.to(data.X.device)
         for lo, hi in spans:

@@ -137,13 +137,13 @@ class SequenceNet(NeuralNet):
     ) -> BatchIterator:
         if not training:
             return BatchIterator(dataset, max(self.batch_size, self.predict_batch_size))
-        # seeded per epoch: a continued fit shuffles as one long fit would
-        generator = torch.Generator().manual_seed(self.seed + len(self.history))
+        # seeded per epoch (the history's length when the pass starts): a fit
+        # continued over several calls shuffles as one long fit would
         return BatchIterator(
             dataset,
             self.batch_size,
             self.shuffle,
-            generator,
+            lambda: self.seed + len(self.history),
             self.min_batch,
             self.bucket_by_length,
         )

@@ -22,8 +22,19 @@ _MINIBATCH = (
     "mini-batch SGD: weights equal repeated rows only for full-batch training "
     "(tested in test_training.py)"
 )
+# oneDNN's float32 LSTM kernels sum in an order that depends on the batch's
+# composition and on the CPU's instruction set (AVX-512 machines differ by
+# ~2e-7 where sklearn allows 1e-7). sklstm computes in float32 by design;
+# tests/test_estimators.py checks subset invariance at float32 tolerance.
+_FLOAT32_BATCHES = (
+    "float32 kernels: a row's output varies by ~1e-7 with the batch it is in "
+    "(tested at float32 tolerance in test_estimators.py)"
+)
 EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
-    name: {"check_sample_weight_equivalence_on_dense_data": _MINIBATCH}
+    name: {
+        "check_sample_weight_equivalence_on_dense_data": _MINIBATCH,
+        "check_methods_subset_invariance": _FLOAT32_BATCHES,
+    }
     for name in ("LSTMClassifier", "LSTMRegressor")
 }
 
