@@ -198,7 +198,9 @@ def make_callbacks(est, n_train: int, *, early_stopping: bool) -> list:
         callbacks.append(("freeze", Freezer(pretrained, at=1)))
         if not isinstance(est.freeze, (bool, np.bool_)):
             # an int: unfreeze after that many epochs
-            callbacks.append(("unfreeze", Unfreezer(pretrained, at=int(est.freeze) + 1)))
+            callbacks.append(
+                ("unfreeze", Unfreezer(pretrained, at=int(est.freeze) + 1))
+            )
     if est.tensorboard_dir is not None:
         callbacks.append(("tensorboard", TensorBoardLogger(str(est.tensorboard_dir))))
     n_batches = -(-n_train // int(est.batch_size))  # ceil: the last batch counts

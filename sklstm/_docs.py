@@ -150,10 +150,11 @@ callbacks : list of skorch callbacks or None, default=None
     Extra skorch callbacks (any of ``skorch.callbacks``: scoring,
     checkpoints, progress bars, schedulers, TensorBoard...); each ``fit``
     works on its own deep copy (a callback that cannot be copied, such as
-    one holding a ``SummaryWriter``, is used as it is). Batches reach them in skorch's ``(X, y)``
-    form, ``X`` being a dict with ``"x"`` (the padded inputs), and, when
-    present, ``"lengths"`` and ``"sample_weight"``; ``net_.predict`` gives
-    class indices, or regression outputs on the scaled target's units.
+    one holding a ``SummaryWriter``, is used as it is). Batches reach them
+    in skorch's ``(X, y)`` form, ``X`` being a dict with ``"x"`` (the
+    padded inputs) and, when present, ``"lengths"`` and
+    ``"sample_weight"``; ``net_.predict`` gives class indices, or
+    regression outputs on the scaled target's units.
 
 tensorboard_dir : str or None, default=None
     Write the per-epoch scalars of ``history_`` (losses, validation score,

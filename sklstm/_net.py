@@ -204,13 +204,17 @@ class SequenceNet(NeuralNet):
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         total = loss
         if self.l1:
-            total = loss + self.l1 * sum(w.abs().sum() for w in self._penalized_weights())
+            total = loss + self.l1 * sum(
+                w.abs().sum() for w in self._penalized_weights()
+            )
         total.backward()
         if self.gradient_clip_value is not None:
             params = self.module_.parameters()
             torch.nn.utils.clip_grad_value_(params, self.gradient_clip_value)
         if self.gradient_clip is not None:
-            torch.nn.utils.clip_grad_norm_(self.module_.parameters(), self.gradient_clip)
+            torch.nn.utils.clip_grad_norm_(
+                self.module_.parameters(), self.gradient_clip
+            )
         return {"loss": loss.detach(), "y_pred": y_pred.detach()}
 
     def train_step(self, batch: Batch, **fit_params) -> dict:
@@ -291,9 +295,7 @@ class SequenceNet(NeuralNet):
         history.record(prefix + "_batch_count", len(values))
 
     def _epoch_mean(self, prefix: str) -> float:
-        rows = [
-            r for r in self.history[-1]["batches"] if prefix + "_loss" in r
-        ]
+        rows = [r for r in self.history[-1]["batches"] if prefix + "_loss" in r]
         seen = sum(r[prefix + "_batch_size"] for r in rows)
         total = sum(r[prefix + "_loss"] * r[prefix + "_batch_size"] for r in rows)
         return total / max(seen, 1)

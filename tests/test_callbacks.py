@@ -192,14 +192,18 @@ def _sgd_step(X, y, **params):
 def test_gradient_norm_clipping_bounds_the_step(reg_data):
     X, y = reg_data
     plain = _sgd_step(X, y)
-    clipped = _sgd_step(X, y, callbacks=[GradientNormClipping(gradient_clip_value=1e-3)])
+    clipped = _sgd_step(
+        X, y, callbacks=[GradientNormClipping(gradient_clip_value=1e-3)]
+    )
     start = LSTMRegressor(**{**FAST, "max_epochs": 1})  # same seed, same init
     start.set_params(optimizer="sgd", lr=1e-30, momentum=0.0, batch_size=len(X))
     w0 = [p.detach() for p in start.fit(X, y).net_.module_.parameters()]
 
     def step(est):
         now = est.net_.module_.parameters()
-        return float(torch.sqrt(sum(((p - q) ** 2).sum() for p, q in zip(now, w0))))
+        return float(
+            torch.sqrt(sum(((p - q) ** 2).sum() for p, q in zip(now, w0, strict=True)))
+        )
 
     assert step(plain) > 1e-2
     assert step(clipped) <= 1e-3 * (1 + 1e-3)

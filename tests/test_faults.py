@@ -45,7 +45,9 @@ class _Interrupt(Callback):
             raise KeyboardInterrupt
 
 
-def test_keyboard_interrupt_leaves_a_usable_model(reg_data):
+def test_callback_stopping_training_skorch_style_returns_normally(reg_data):
+    # skorch callbacks stop training by raising KeyboardInterrupt (EarlyStopping
+    # does); only a real Ctrl-C propagates (tests/test_combinations.py)
     X, y = reg_data
     est = LSTMRegressor(**{**FAST, "max_epochs": 10}, callbacks=[_Interrupt()]).fit(
         X, y

@@ -41,6 +41,15 @@ def _case(name):
     if name == "clf":
         est = LSTMClassifier(**FAST, bidirectional=True, head_units=(3,))
         return est.fit(X, labels), X_new
+    if name == "clf_multiclass":
+        y = np.digitize(signal, [-0.2, 0.2])
+        return LSTMClassifier(**FAST).fit(X, np.array(["a", "b", "c"])[y]), X_new
+    if name == "clf_multilabel":
+        Y = np.c_[signal > 0, X[:, :, 1].mean(1) > 0].astype(int)
+        return LSTMClassifier(**FAST).fit(X, Y), X_new
+    if name == "reg_unscaled_multi_output":
+        est = LSTMRegressor(**FAST, scale_target=False)
+        return est.fit(X, np.c_[signal, 100 * signal]), X_new
     if name == "clf_multiclass_sequences":
         y = np.digitize(X[:, :, 0], [-0.5, 0.5])
         return LSTMClassifier(**FAST, return_sequences=True).fit(X, y), X_new
@@ -65,7 +74,10 @@ def _run(path, X):
         "reg_multi_output_deep",
         "reg_sequences",
         "reg_2d",
+        "reg_unscaled_multi_output",
         "clf",
+        "clf_multiclass",
+        "clf_multilabel",
         "clf_multiclass_sequences",
         "clf_embedding",
     ],
@@ -121,3 +133,21 @@ def test_onnx_names_the_missing_package(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ImportError, match="sklstm\\[onnx\\]"):
         to_onnx(est, tmp_path / "m.onnx")
+
+
+def test_onnx_of_a_ragged_model_equals_predict_row_by_row(tmp_path):
+    rng = np.random.RandomState(0)
+    seqs = [rng.normal(size=(n, 2)).astype(np.float32) for n in rng.randint(2, 9, 30)]
+    target = np.array([s[:, 0].sum() for s in seqs])
+    est = LSTMRegressor(**FAST).fit(seqs, target)
+    path = to_onnx(est, tmp_path / "m.onnx")
+    expected = est.predict(seqs)
+    for seq, value in zip(seqs[:5], expected[:5], strict=True):
+        np.testing.assert_allclose(_run(path, seq[None]), [value], rtol=1e-4)
+
+
+def test_onnx_multilabel_outputs_are_independent_probabilities(tmp_path):
+    est, X = _case("clf_multilabel")
+    proba = _run(to_onnx(est, tmp_path / "m.onnx"), X)
+    assert not np.allclose(proba.sum(axis=1), 1.0)  # sigmoids, not a softmax
+    np.testing.assert_array_equal((proba > 0.5).astype(int), est.predict(X))

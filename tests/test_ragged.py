@@ -103,9 +103,7 @@ def test_length_bucketing_cuts_padding_and_keeps_every_row():
     data = SequenceDataset(torch.from_numpy(values), torch.from_numpy(lengths))
 
     def padded_steps(bucket):
-        it = BatchIterator(
-            data, 16, True, lambda: 0, bucket=bucket
-        )
+        it = BatchIterator(data, 16, True, lambda: 0, bucket=bucket)
         rows = [x["x"].shape[0] * x["x"].shape[1] for x, _ in it]
         return sum(rows), sum(x["x"].shape[0] for x, _ in it)
 
