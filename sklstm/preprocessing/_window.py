@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, validate_param
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from sklstm._base import _fit_context
+from sklstm._data import is_sequence_list
 
 _FLOATS = [np.float64, np.float32]
 
@@ -20,11 +21,8 @@ def _as_series_list(series) -> tuple[list[np.ndarray], bool]:
 
     Returns the arrays and whether the input was a list of several series.
     """
-    many = False  # a numeric array (or DataFrame) is one series, even 2D
-    if isinstance(series, (list, tuple)) or (
-        isinstance(series, np.ndarray) and series.dtype == object and series.ndim == 1
-    ):
-        many = len(series) > 0 and all(getattr(s, "ndim", 0) >= 1 for s in series)
+    # a numeric array (or DataFrame) is one series, even 2D
+    many = is_sequence_list(series)
     out = []
     for i, item in enumerate(series if many else [series]):
         name = f"series[{i}]" if many else "series"
