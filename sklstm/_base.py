@@ -21,10 +21,7 @@ from sklearn.utils.validation import (
 )
 from skorch.helper import predefined_split
 
-from sklstm import _build
-from sklstm._cache import cache_key
-from sklstm._cache import lookup as cache_lookup
-from sklstm._cache import store as cache_store
+from sklstm import _build, _cache
 from sklstm._data import SequenceDataset
 from sklstm._interrupt import watch_sigint
 from sklstm._module import _ACTIVATIONS, LSTMNetwork
@@ -345,8 +342,10 @@ class _BaseLSTM(BaseEstimator):
         # scikit-learn's MLP
         early = bool(self.early_stopping) and not incremental
         if self.epoch_cache is not None and not incremental and not warm:
+            # before any training: a search must not train, then fail to store
+            _cache.check_writable(self.epoch_cache)
             if not early:  # a stopped run cannot be continued
-                key = cache_key(self, data)
+                key = _cache.cache_key(self, data, y_arr)
                 warm, epochs = self._resume_from_cache(key)
                 if warm and epochs == 0:
                     return self
@@ -417,7 +416,7 @@ class _BaseLSTM(BaseEstimator):
             # script, a search) must stop too
             raise KeyboardInterrupt
         if key is not None:
-            cache_store(self.epoch_cache, key, self)
+            _cache.store(self.epoch_cache, key, self)
         return self
 
     def _update_criterion(self, net: SequenceNet, train: SequenceDataset) -> None:
@@ -441,7 +440,7 @@ class _BaseLSTM(BaseEstimator):
 
         Returns whether a state was taken and how many epochs remain.
         """
-        cached = cache_lookup(self.epoch_cache, key, self.max_epochs)
+        cached = _cache.lookup(self.epoch_cache, key, int(self.max_epochs))
         if cached is None:
             return False, None
         params = self.get_params(deep=False)

@@ -2,73 +2,143 @@
 
 Halving searches over ``max_epochs`` (and validation curves over it) fit the
 same candidate on the same fold again with more epochs. With ``epoch_cache``
-set, each fit stores its state under a key made of the estimator's class, its
-parameters other than ``max_epochs``, and the training data; a later fit with
-the same key loads the longest stored fit that is not longer than asked for
-and trains only the missing epochs. Files are written by sklstm itself with
-joblib: point ``epoch_cache`` only at a directory you own.
+set, each fit stores its state under a key made of everything that decides
+what is learned (class, parameters, data, labels and targets, the pretrained
+weights of ``init_from``, a ``RandomState``'s state); a later fit with the
+same key loads the longest stored fit that is not longer than asked for and
+trains only the missing epochs. A resumed fit equals a fit from scratch:
+shuffling and dropout are seeded per epoch, the optimizer state is stored,
+and ``max_epochs`` joins the key when the learning-rate schedule depends on
+it (only an exponential schedule, or none, can be resumed).
+
+Entries are sklstm model files (no pickle), written atomically under unique
+temporary names, so threads and processes can share a directory; files the
+cache did not name are ignored, and one that does not load is a miss.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
+import tempfile
+import warnings
 from pathlib import Path
 
-import joblib
+import numpy as np
+import torch
 
 from sklstm._data import SequenceDataset
 
 # parameters that do not change what is learned, or that the cache resolves
 _NOT_IN_KEY = {"max_epochs", "verbose", "epoch_cache", "n_threads", "warm_start"}
+# schedules that continue from the stored rate without knowing the horizon
+_RESUMABLE_SCHEDULES = (None, "exponential")
 
 
 def _stable(value) -> str:
     """A text for a parameter value that is the same for equal copies."""
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_stable(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k!r}:{_stable(v)}" for k, v in value.items()) + "}"
     if isinstance(value, type):
         return f"{value.__module__}.{value.__qualname__}"
+    if isinstance(value, np.random.RandomState):
+        kind, keys, pos, has_gauss, gauss = value.get_state()
+        return f"RandomState({_digest(keys.tobytes())},{pos},{has_gauss},{gauss})"
+    if isinstance(value, np.generic):
+        return repr(value.item())
+    if hasattr(value, "net_"):  # a fitted sklstm estimator (init_from)
+        state = value.net_.module_.state_dict()
+        return "fitted(" + _digest(*(t.cpu().numpy().tobytes() for t in state.values()))
+    if isinstance(value, (str, os.PathLike)) and Path(value).is_file():
+        return f"file({_digest(Path(value).read_bytes())})"
     if hasattr(value, "get_params"):  # estimators and skorch callbacks
         inner = sorted(value.get_params(deep=False).items())
         return f"{type(value).__qualname__}({_stable(inner)})"
     return repr(value)
 
 
-def cache_key(estimator, data: SequenceDataset) -> str:
-    """Hash of class, learning parameters and training data."""
+def _digest(*parts: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "little") + part)
+    return digest.hexdigest()
+
+
+def _tensor_bytes(t: torch.Tensor | None) -> bytes:
+    if t is None:
+        return b"none"
+    return f"{t.dtype}{tuple(t.shape)}".encode() + t.cpu().numpy().tobytes()
+
+
+def cache_key(estimator, data: SequenceDataset, targets: np.ndarray) -> str:
+    """Hash of everything that decides the fitted state.
+
+    ``targets`` are the validated targets as given (labels encoded against
+    ``classes_``, which joins the key; regression targets in their units).
+    """
     params = {
         k: v
         for k, v in estimator.get_params(deep=False).items()
         if k not in _NOT_IN_KEY
     }
-    digest = hashlib.sha1(type(estimator).__qualname__.encode())
-    digest.update(_stable(sorted(params.items())).encode())
-    for tensor in (data.X, data.lengths, data.y, data.weight):
-        digest.update(b"|" if tensor is None else tensor.cpu().numpy().tobytes())
-    return digest.hexdigest()
+    if estimator.lr_scheduler not in _RESUMABLE_SCHEDULES:
+        params["max_epochs"] = estimator.max_epochs  # the schedule spans it
+    classes = getattr(estimator, "classes_", None)
+    return _digest(
+        type(estimator).__qualname__.encode(),
+        _stable(sorted(params.items())).encode(),
+        _tensor_bytes(data.X),
+        _tensor_bytes(data.lengths),
+        _tensor_bytes(data.weight),
+        f"{targets.dtype}{targets.shape}".encode(),
+        np.ascontiguousarray(targets).tobytes(),
+        b"" if classes is None else _stable(classes.tolist()).encode(),
+    )[:40]
 
 
-def lookup(directory: str | os.PathLike, key: str, max_epochs: int):
-    """The cached estimator with the most epochs <= ``max_epochs``, or None."""
-    best = None
-    for path in Path(directory).glob(f"{key}-*.joblib"):
-        epochs = int(path.stem.rsplit("-", 1)[1])
-        if epochs <= max_epochs and (best is None or epochs > best[0]):
-            best = (epochs, path)
-    if best is None:
-        return None
-    try:
-        return joblib.load(best[1])
-    except Exception:  # noqa: BLE001 - a partly written file is a miss
-        return None
-
-
-def store(directory: str | os.PathLike, key: str, estimator) -> None:
-    """Save a fitted estimator under ``key`` and its epoch count."""
+def check_writable(directory) -> Path:
+    """Create ``directory`` if needed and prove a file can be written there,
+    before any training (``ValueError`` otherwise)."""
     path = Path(directory)
-    path.mkdir(parents=True, exist_ok=True)
-    final = path / f"{key}-{len(estimator.history_):05d}.joblib"
-    partial = final.with_suffix(f".{os.getpid()}.tmp")
-    joblib.dump(estimator, partial)
-    os.replace(partial, final)  # atomic: parallel workers never read half a file
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".probe-", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ValueError(
+            f"epoch_cache={str(directory)!r} is not a writable directory ({exc}); "
+            "point it at a directory you own, or set epoch_cache=None."
+        ) from None
+    return path
+
+
+def lookup(directory, key: str, max_epochs: int):
+    """The cached estimator with the most epochs <= ``max_epochs``, or None."""
+    pattern = re.compile(re.escape(key) + r"-(\d{5})\.sklstm")
+    found = []
+    for path in Path(directory).iterdir():
+        match = pattern.fullmatch(path.name)
+        if match and int(match.group(1)) <= max_epochs and path.is_file():
+            found.append((int(match.group(1)), path))
+    from sklstm._persist import load
+
+    for _, path in sorted(found, reverse=True):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return load(path)
+        except ValueError:  # not a file the cache wrote: a miss
+            continue
+    return None
+
+
+def store(directory, key: str, estimator) -> None:
+    """Save a fitted estimator's state under ``key`` and its epoch count."""
+    from sklstm._persist import save_state
+
+    path = Path(directory) / f"{key}-{len(estimator.history_):05d}.sklstm"
+    save_state(estimator, path)

@@ -16,6 +16,7 @@ sync), so the history has the same rows either way.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from collections.abc import Mapping
@@ -256,12 +257,13 @@ class SequenceNet(NeuralNet):
         else:
             self._valid_outputs = []
         try:
-            if self.batch_listeners_:
-                super().run_single_epoch(
-                    iterator, training, prefix, step_fn, **fit_params
-                )
-            else:
-                self._run_epoch_quietly(iterator, prefix, step_fn, **fit_params)
+            with self._epoch_rng(training):
+                if self.batch_listeners_:
+                    super().run_single_epoch(
+                        iterator, training, prefix, step_fn, **fit_params
+                    )
+                else:
+                    self._run_epoch_quietly(iterator, prefix, step_fn, **fit_params)
             if not training and self._valid_outputs:
                 out, y = (torch.cat(t) for t in zip(*self._valid_outputs, strict=True))
                 score = float(self.criterion_.score(out, y))
@@ -278,6 +280,20 @@ class SequenceNet(NeuralNet):
                     "are kept. Lower lr, set gradient_clip, or scale the inputs "
                     "(sklstm.preprocessing.SequenceScaler)."
                 )
+
+    @contextlib.contextmanager
+    def _epoch_rng(self, training: bool):
+        """Training epochs draw dropout from a generator seeded per epoch, so a
+        fit continued later (partial_fit, the epoch cache) draws as one long
+        fit would; the caller's RNG state is restored afterwards."""
+        if not training:
+            yield
+            return
+        device = torch.device(self.device)
+        cuda = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(self.seed + len(self.history))
+            yield
 
     def _run_epoch_quietly(self, iterator, prefix, step_fn, **fit_params) -> None:
         """skorch's epoch without per-batch notifications or host syncs."""

@@ -20,129 +20,31 @@ import re
 import warnings
 import zipfile
 
-import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
 from sklstm import _build
+from sklstm._archive import read_members, write_members
 from sklstm._base import _BaseLSTM
 from sklstm._build import resolve_device
+from sklstm._codec import Unstorable, decode, encode
 from sklstm._data import SequenceDataset
+from sklstm._trust import (
+    PATH_PARAMS,
+    check_history,
+    check_declared_sizes,
+    check_fitted,
+    check_module_shapes,
+    check_optimizer_state,
+    check_tensors,
+)
 
 FORMAT_VERSION = 1
 _META, _WEIGHTS = "meta.json", "weights.pt"
-_TAG = "__sklstm__"  # marks a typed value in meta.json
 _PUBLIC_FITTED = re.compile(r"[a-z][a-z0-9_]*_")
 _PRIVATE_FITTED = ("_fitted_on_2d", "_target_ndim")
 _NOT_IN_META = ("net_", "history_")  # the net is rebuilt, the history stored apart
-
-
-class _Unstorable(ValueError):
-    pass
-
-
-# ------------------------------------------------------------- JSON encoding
-def _encode(value, where: str):
-    """``value`` as JSON data; typed values become ``{_TAG: kind, ...}``."""
-    if isinstance(value, np.generic):
-        return {_TAG: "scalar", "dtype": value.dtype.str, "value": value.item()}
-    if value is None or type(value) in (bool, int, float, str):
-        return value
-    if isinstance(value, np.ndarray):
-        return _encode_array(value, where)
-    if isinstance(value, list):
-        return [_encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, tuple):
-        return {_TAG: "tuple", "items": _encode(list(value), where)}
-    if isinstance(value, dict):
-        if all(type(k) is str for k in value) and _TAG not in value:
-            return {k: _encode(v, f"{where}[{k!r}]") for k, v in value.items()}
-        items = [
-            [_encode(k, where), _encode(v, f"{where}[{k!r}]")] for k, v in value.items()
-        ]
-        return {_TAG: "dict", "items": items}
-    if isinstance(value, np.random.RandomState):
-        return {_TAG: "random_state", "state": _encode(value.get_state(), where)}
-    if isinstance(value, type) and issubclass(value, torch.optim.Optimizer):
-        if getattr(torch.optim, value.__name__, None) is not value:
-            raise _Unstorable(
-                f"{where} is {value.__module__}.{value.__qualname__}; only optimizer "
-                "classes of torch.optim can be saved. Use a name ('adam', ...) or a "
-                "torch.optim class, or pickle the estimator instead."
-            )
-        return {_TAG: "optimizer", "name": value.__name__}
-    if isinstance(value, torch.device):
-        return {_TAG: "device", "value": str(value)}
-    if isinstance(value, os.PathLike):
-        return {_TAG: "path", "value": os.fspath(value)}
-    raise _Unstorable(
-        f"{where} holds a {type(value).__name__}, which cannot be saved as JSON; "
-        "set it to a plain value first, or pickle the estimator instead."
-    )
-
-
-def _encode_array(a: np.ndarray, where: str) -> dict:
-    if a.dtype.kind not in "biufUO":
-        raise _Unstorable(f"{where} is an array of dtype {a.dtype}, not storable.")
-    flat = a.ravel()
-    if a.dtype.kind == "O":
-        data = [_encode(v, f"{where}[{i}]") for i, v in enumerate(flat)]
-    else:
-        data = flat.tolist()
-    return {_TAG: "ndarray", "dtype": a.dtype.str, "shape": list(a.shape), "data": data}
-
-
-def _decode(value):
-    """Inverse of :func:`_encode`; builds only data, never imports or calls code."""
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    kind = value.get(_TAG)
-    if kind is None:
-        return {k: _decode(v) for k, v in value.items()}
-    if kind == "scalar":
-        return _checked_dtype(value["dtype"]).type(value["value"])
-    if kind == "ndarray":
-        dtype = _checked_dtype(value["dtype"])
-        data = _decode(value["data"])
-        if dtype.kind == "O":
-            flat = np.empty(len(data), dtype=object)
-            flat[:] = data
-            return flat.reshape(value["shape"])
-        return np.array(data, dtype=dtype).reshape(value["shape"])
-    if kind == "tuple":
-        return tuple(_decode(value["items"]))
-    if kind == "dict":
-        return {_hashable(_decode(k)): _decode(v) for k, v in value["items"]}
-    if kind == "random_state":
-        rng = np.random.RandomState()
-        rng.set_state(_decode(value["state"]))
-        return rng
-    if kind == "optimizer":
-        cls = getattr(torch.optim, str(value["name"]), None)
-        if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
-            raise ValueError(f"torch.optim has no optimizer {value['name']!r}.")
-        return cls
-    if kind == "device":
-        return torch.device(value["value"])
-    if kind == "path":
-        return pathlib.Path(value["value"])
-    raise ValueError(f"unknown value type {kind!r}")
-
-
-def _checked_dtype(text: str) -> np.dtype:
-    dtype = np.dtype(str(text))
-    if dtype.kind not in "biufUO":
-        raise ValueError(f"dtype {text!r} is not allowed")
-    return dtype
-
-
-def _hashable(key):
-    if isinstance(key, list):
-        raise ValueError("a dict key is a list")
-    return key
 
 
 # ------------------------------------------------------------------- saving
@@ -198,8 +100,6 @@ def save(estimator: _BaseLSTM, path: str | os.PathLike) -> pathlib.Path:
             f"save expects an sklstm estimator, got {type(estimator).__name__}."
         )
     check_is_fitted(estimator)
-    import sklstm
-
     params = estimator.get_params(deep=False)
     if params.get("callbacks"):
         raise ValueError(
@@ -213,6 +113,20 @@ def save(estimator: _BaseLSTM, path: str | os.PathLike) -> pathlib.Path:
             "fit: use set_params(init_from=None), or save that model and pass its "
             "path as init_from."
         )
+    return _write(estimator, path, params)
+
+
+def save_state(estimator: _BaseLSTM, path) -> pathlib.Path:
+    """Save the fitted state only: ``callbacks`` and ``init_from`` (which act
+    in ``fit`` alone) are stored as None. For the epoch cache, which resumes
+    fitted states under the caller's own parameters."""
+    params = {**estimator.get_params(deep=False), "callbacks": None, "init_from": None}
+    return _write(estimator, path, params)
+
+
+def _write(estimator: _BaseLSTM, path, params: dict) -> pathlib.Path:
+    import sklstm
+
     net = estimator.net_
     fitted = {
         name: value
@@ -229,13 +143,13 @@ def save(estimator: _BaseLSTM, path: str | os.PathLike) -> pathlib.Path:
             "torch_version": torch.__version__,
             "estimator": type(estimator).__name__,
             "params": {
-                k: _encode(_build.plain(v), f"parameter {k}") for k, v in params.items()
+                k: encode(_build.plain(v), f"parameter {k}") for k, v in params.items()
             },
-            "fitted": {k: _encode(v, f"attribute {k}") for k, v in fitted.items()},
-            "history": _encode(list(net.history), "history_"),
+            "fitted": {k: encode(v, f"attribute {k}") for k, v in fitted.items()},
+            "history": encode(list(net.history), "history_"),
             "net": {"seed": int(net.seed), "n_train": int(batches * net.batch_size)},
         }
-    except _Unstorable as exc:
+    except Unstorable as exc:
         raise ValueError(
             f"Cannot save this {type(estimator).__name__}: {exc}"
         ) from None
@@ -246,16 +160,13 @@ def save(estimator: _BaseLSTM, path: str | os.PathLike) -> pathlib.Path:
     }
     buffer = io.BytesIO()
     torch.save(weights, buffer)
-    path = pathlib.Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with zipfile.ZipFile(tmp, "w") as archive:
-            archive.writestr(_META, json.dumps(meta, indent=1), zipfile.ZIP_DEFLATED)
-            archive.writestr(_WEIGHTS, buffer.getvalue(), zipfile.ZIP_STORED)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_members(
+        path,
+        [
+            (_META, json.dumps(meta, indent=1).encode(), zipfile.ZIP_DEFLATED),
+            (_WEIGHTS, buffer.getvalue(), zipfile.ZIP_STORED),
+        ],
+    )
 
 
 def _to_cpu(value):
@@ -274,6 +185,7 @@ def load(
     *,
     device: str | torch.device = "cpu",
     estimator_class: type[_BaseLSTM] | None = None,
+    restore_paths: bool = False,
 ) -> _BaseLSTM:
     """Load an estimator written by :func:`save`.
 
@@ -302,6 +214,11 @@ def load(
         class methods, and for subclasses of the sklstm estimators). By
         default the stored name must be ``"LSTMClassifier"`` or
         ``"LSTMRegressor"``.
+    restore_paths : bool, default=False
+        Restore the parameters that make sklstm read or write files
+        (``epoch_cache``, ``tensorboard_dir``, a path in ``init_from``). By
+        default they are reset to None with a warning: a model file from
+        elsewhere must not choose where the next ``fit`` reads or writes.
 
     Returns
     -------
@@ -311,15 +228,24 @@ def load(
     Raises
     ------
     ValueError
-        If the file is not an sklstm model file, was written by a newer
-        format version, holds another or an unknown class, or its weights
-        cannot be read safely (for instance a pickle payload that is not
-        plain tensors) or do not fit the model.
+        Naming the file and the problem, for anything that is not a valid
+        sklstm model file: not a zip archive, a member encrypted, oddly
+        compressed, larger than its limit or inflating like a
+        decompression bomb; malformed or oversized JSON; a newer format
+        version, another or an unknown class; parameters or fitted
+        attributes of the wrong type, shape or value (NaN included);
+        weights that are not plain tensors (a pickle payload is refused
+        unrun), or that do not have the shapes the parameters declare
+        (checked before any network is built); an optimizer state that
+        does not fit its parameters.
 
     Warns
     -----
     UserWarning
-        If the file was written by another sklstm major.minor version.
+        If the file was written by another sklstm major.minor version, if
+        path parameters were reset (see ``restore_paths``), or if the
+        optimizer state has another version's layout (training then
+        continues with a fresh optimizer state).
 
     See Also
     --------
@@ -343,16 +269,70 @@ def load(
     >>> bool(np.array_equal(again.predict_proba(X), clf.predict_proba(X)))
     True
     """
+    try:
+        return _load(path, device, estimator_class, restore_paths)
+    except ValueError as exc:
+        message = str(exc)
+        if str(path) not in message:
+            message = f"{path}: {message}"
+        raise ValueError(message) from None
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except (
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        RecursionError,
+        RuntimeError,
+        NotImplementedError,
+        OverflowError,
+        EOFError,
+        UnicodeDecodeError,
+        OSError,
+    ) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise ValueError(
+            f"{path} is not a valid sklstm model file ({type(exc).__name__}: "
+            f"{first[:200]})."
+        ) from None
+
+
+def _load(path, device, estimator_class, restore_paths) -> _BaseLSTM:
     meta, blob = _read_archive(path)
     cls = _estimator_class(meta.get("estimator"), estimator_class)
     device = resolve_device(device)
     try:
-        params = {str(k): _decode(v) for k, v in dict(meta["params"]).items()}
-        fitted = {str(k): _decode(v) for k, v in dict(meta["fitted"]).items()}
-        history = History(_decode(list(meta["history"])))
+        params = {str(k): decode(v) for k, v in dict(meta["params"]).items()}
+        fitted = {str(k): decode(v) for k, v in dict(meta["fitted"]).items()}
+        history = History(check_history(decode(list(meta["history"])), path))
         seed, n_train = int(meta["net"]["seed"]), int(meta["net"]["n_train"])
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ValueError(f"{path}: meta.json is not valid: {exc!r}") from None
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        IndexError,
+        OverflowError,
+        RecursionError,
+    ) as exc:
+        raise ValueError(f"{path}: meta.json is not valid: {exc!r}"[:500]) from None
+    if not (0 <= seed < 2**63 and 0 <= n_train < 2**40):
+        raise ValueError(f"{path}: meta.json is not valid: bad net settings.")
+    if not restore_paths:
+        dropped = [
+            k for k in PATH_PARAMS if isinstance(params.get(k), (str, os.PathLike))
+        ]
+        for name in dropped:
+            params[name] = None
+        if dropped:
+            warnings.warn(
+                f"{path}: the saved {', '.join(dropped)} (paths sklstm would read "
+                "or write) were reset to None; pass restore_paths=True to keep "
+                "them for a file you trust.",
+                UserWarning,
+                stacklevel=3,
+            )
     try:
         estimator = cls(**params)
         estimator._validate_params()
@@ -361,13 +341,21 @@ def load(
     for name, value in fitted.items():
         if not _PUBLIC_FITTED.fullmatch(name) and name not in _PRIVATE_FITTED:
             raise ValueError(f"{path}: unexpected fitted attribute {name!r}.")
-        if name in _NOT_IN_META:
+        if name in _NOT_IN_META or name in params:
             raise ValueError(f"{path}: {name} cannot come from meta.json.")
         setattr(estimator, name, value)
+    check_fitted(estimator, path)
     weights = _read_weights(blob, device, path)
+    module_state = _current_module_keys(
+        check_tensors(weights["module"], "module", path)
+    )
+    check_tensors(weights["criterion"], "criterion", path)
+    check_declared_sizes(estimator, module_state, path)
+    check_module_shapes(estimator, estimator._n_outputs(), module_state, path)
+    weights["module"] = module_state
     try:
-        net = _rebuild_net(estimator, weights, device, seed, n_train)
-    except (RuntimeError, ValueError, KeyError, AttributeError) as exc:
+        net = _rebuild_net(estimator, weights, device, seed, n_train, path)
+    except (RuntimeError, KeyError, AttributeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else repr(exc)
         raise ValueError(
             f"{path}: the saved weights do not fit the saved model: {first}"
@@ -380,14 +368,12 @@ def load(
 
 
 def _read_archive(path) -> tuple[dict, bytes]:
+    members = read_members(path, (_META, _WEIGHTS))
     try:
-        with zipfile.ZipFile(path) as archive:
-            meta = json.loads(archive.read(_META).decode("utf-8"))
-            blob = archive.read(_WEIGHTS)
-    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, json.JSONDecodeError):
+        meta = json.loads(members[_META].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise ValueError(
-            f"{path} is not an sklstm model file (a zip archive with {_META} and "
-            f"{_WEIGHTS}, written by sklstm's save)."
+            f"{path} is not an sklstm model file: {_META} is not valid JSON."
         ) from None
     if not isinstance(meta, dict) or meta.get("format") != "sklstm":
         raise ValueError(f"{path} is not an sklstm model file.")
@@ -401,7 +387,7 @@ def _read_archive(path) -> tuple[dict, bytes]:
             f"{FORMAT_VERSION}. Upgrade sklstm to load it."
         )
     _check_version(str(meta.get("sklstm_version")), path)
-    return meta, blob
+    return meta, members[_WEIGHTS]
 
 
 def _check_version(saved: str, path) -> None:
@@ -430,7 +416,7 @@ def _estimator_class(name, expected: type[_BaseLSTM] | None) -> type[_BaseLSTM]:
     from sklstm import LSTMClassifier, LSTMRegressor
 
     known = {cls.__name__: cls for cls in (LSTMClassifier, LSTMRegressor)}
-    if name not in known:
+    if not isinstance(name, str) or name not in known:
         raise ValueError(
             f"The file holds an unknown estimator class {name!r}; sklstm loads "
             f"{sorted(known)}. For a subclass, pass it as estimator_class."
@@ -456,7 +442,7 @@ def _read_weights(blob: bytes, device: str, path) -> dict:
     return weights
 
 
-def _rebuild_net(estimator: _BaseLSTM, weights: dict, device, seed, n_train):
+def _rebuild_net(estimator: _BaseLSTM, weights: dict, device, seed, n_train, path):
     """Build and initialize the net as ``fit`` does, then load the state."""
     k = estimator._n_outputs()
     # a criterion needs targets (class weights): give one of each output, then
@@ -477,18 +463,18 @@ def _rebuild_net(estimator: _BaseLSTM, weights: dict, device, seed, n_train):
         net.initialize()
     net.module_.load_state_dict(_current_module_keys(weights["module"]))
     net.criterion_.load_state_dict(weights["criterion"])
-    if weights["optimizer"] is not None:
-        try:
-            net.optimizer_.load_state_dict(weights["optimizer"])
-        except (ValueError, KeyError, RuntimeError):
-            # written by sklstm 0.1 (one parameter group): training continues
-            # with a fresh optimizer state
-            warnings.warn(
-                "The saved optimizer state does not fit this sklstm's optimizer "
-                "layout; partial_fit starts with a fresh optimizer state.",
-                UserWarning,
-                stacklevel=4,
-            )
+    state = check_optimizer_state(weights["optimizer"], net.optimizer_, path)
+    if state is not None:
+        net.optimizer_.load_state_dict(state)
+    elif weights["optimizer"] is not None:
+        # written by sklstm 0.1 (one parameter group): training continues
+        # with a fresh optimizer state
+        warnings.warn(
+            f"{path}: the saved optimizer state has another sklstm version's "
+            "layout; partial_fit starts with a fresh optimizer state.",
+            UserWarning,
+            stacklevel=4,
+        )
     net.module_.eval()
     return net
 

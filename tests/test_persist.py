@@ -289,7 +289,7 @@ def test_weights_must_fit_the_saved_model(tmp_path, reg_data):
     def wider(doc):
         doc["params"]["hidden_size"] = 5
 
-    with pytest.raises(ValueError, match="weights do not fit"):
+    with pytest.raises(ValueError, match="hidden_size=5 but the stored"):
         load(_rewrite(path, meta=wider))
 
 
