@@ -231,6 +231,12 @@ class _BaseLSTM(BaseEstimator):
                 f"This {type(self).__name__} estimator requires y to be passed, "
                 "but the target y is None."
             )
+        values = y if isinstance(y, np.ndarray) else np.asarray(y, dtype=object)
+        if values.dtype == object and any(v is None for v in values.ravel()):
+            raise ValueError(
+                "y contains None; every sample needs a target. Drop the unlabelled "
+                "rows (or give them a value of their own)."
+            )
 
     def _check_length(self, data: SequenceDataset, y: np.ndarray) -> None:
         """Per-step targets must match the sequences (sample counts are checked
@@ -404,6 +410,15 @@ class _BaseLSTM(BaseEstimator):
                     f"CUDA ran out of memory training with batch_size="
                     f"{self.batch_size}; try batch_size={max(1, self.batch_size // 2)}"
                     ", a smaller hidden_size, or shorter sequences."
+                ) from exc
+            except RuntimeError as exc:
+                if not _is_cpu_oom(exc):
+                    raise
+                raise MemoryError(
+                    f"Out of memory training on the CPU with batch_size="
+                    f"{self.batch_size}; try batch_size={max(1, self.batch_size // 2)}"
+                    ", a smaller hidden_size, shorter sequences (patches) or fewer "
+                    "parallel jobs."
                 ) from exc
             finally:
                 net.train_split = None  # do not keep the validation data alive
@@ -636,6 +651,11 @@ class _BaseLSTM(BaseEstimator):
 
     def _criterion(self, data: SequenceDataset) -> torch.nn.Module:
         raise NotImplementedError
+
+
+def _is_cpu_oom(exc: RuntimeError) -> bool:
+    text = str(exc)
+    return "DefaultCPUAllocator" in text or "not enough memory" in text
 
 
 def _token_lengths(values: np.ndarray) -> np.ndarray | None:

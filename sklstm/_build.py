@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import warnings
 from numbers import Integral
 
@@ -119,6 +120,30 @@ def module_params(est, input_size: int, output_size: int) -> dict:
 def optimizer_spec(est, device: str) -> tuple[type, dict]:
     """Optimizer class and its keyword arguments (without ``lr``)."""
     cls = OPTIMIZERS[est.optimizer] if isinstance(est.optimizer, str) else est.optimizer
+    if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
+        raise ValueError(
+            f"optimizer must be a name ({sorted(OPTIMIZERS)}) or a torch.optim "
+            f"optimizer class, got {est.optimizer!r}."
+        )
+    if cls in (torch.optim.LBFGS, torch.optim.SparseAdam):
+        raise ValueError(
+            f"optimizer={cls.__name__} is not supported: "
+            + (
+                "LBFGS re-evaluates full-batch closures and keeps no per-batch "
+                "state that mini-batch training can use"
+                if cls is torch.optim.LBFGS
+                else "SparseAdam needs sparse gradients, and an LSTM's are dense"
+            )
+            + "; use 'adam', 'adamw', 'sgd' or 'rmsprop'."
+        )
+    accepted = inspect.signature(cls.__init__).parameters
+    if "weight_decay" not in accepted:
+        if est.weight_decay:
+            raise ValueError(
+                f"optimizer={cls.__name__} takes no weight_decay; set "
+                "weight_decay=0.0 (l1 still works) or choose another optimizer."
+            )
+        return cls, {}
     kwargs: dict = {"weight_decay": float(est.weight_decay)}
     if cls in (torch.optim.SGD, torch.optim.RMSprop):
         kwargs["momentum"] = float(est.momentum)

@@ -36,6 +36,11 @@ def check_sequences(
     streams).
     """
     name = type(estimator).__name__
+    if isinstance(X, (list, tuple)) and len(X) == 0:
+        raise ValueError(
+            f"X is empty: {name} needs at least one sequence (a list of "
+            "(n_timesteps, n_features) arrays, or a 3D/2D array with one row or more)."
+        )
     expected = None if reset else estimator.input_size_
     if reset:
         estimator._fitted_on_2d = False

@@ -66,3 +66,65 @@ def test_cuda_out_of_memory_suggests_smaller_batch(reg_data, monkeypatch):
     X, y = reg_data
     with pytest.raises(MemoryError, match="batch_size=8"):
         LSTMRegressor(**FAST).fit(X, y)
+
+
+def test_cpu_out_of_memory_becomes_memory_error(reg_data, monkeypatch):
+    from sklstm._net import SequenceNet
+
+    def boom(self, *args, **kwargs):
+        raise RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:118] DefaultCPUAllocator: can't allocate "
+            "memory: you tried to allocate 99999999999 bytes."
+        )
+
+    monkeypatch.setattr(SequenceNet, "partial_fit", boom)
+    X, y = reg_data
+    with pytest.raises(MemoryError, match="on the CPU.*batch_size=8"):
+        LSTMRegressor(**FAST).fit(X, y)
+
+
+def test_thread_count_is_bounded(reg_data):
+    X, y = reg_data
+    with pytest.raises(ValueError, match="n_threads"):
+        LSTMRegressor(**FAST, n_threads=10**6).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "optimizer, params, match",
+    [
+        (torch.optim.LBFGS, {}, "LBFGS is not supported"),
+        (torch.optim.SparseAdam, {}, "sparse gradients"),
+        (torch.optim.Rprop, {"weight_decay": 0.1}, "takes no weight_decay"),
+        (len, {}, "torch.optim optimizer class"),
+    ],
+)
+def test_unusable_optimizers_are_refused(optimizer, params, match, reg_data):
+    X, y = reg_data
+    with pytest.raises(ValueError, match=match):
+        LSTMRegressor(**FAST, optimizer=optimizer, **params).fit(X, y)
+
+
+def test_optimizer_without_weight_decay_trains(reg_data):
+    X, y = reg_data
+    est = LSTMRegressor(**FAST, optimizer=torch.optim.Rprop).fit(X, y)
+    assert type(est.net_.optimizer_) is torch.optim.Rprop
+
+
+@pytest.mark.parametrize("labels", [["a", None], [1.0, None]])
+def test_y_holding_none_is_refused(labels, reg_data):
+    from sklstm import LSTMClassifier
+
+    X, _ = reg_data
+    y = labels * (len(X) // 2)
+    est = (
+        LSTMClassifier(**FAST) if isinstance(labels[0], str) else LSTMRegressor(**FAST)
+    )
+    with pytest.raises(ValueError, match="y contains None"):
+        est.fit(X, y)
+
+
+def test_predict_on_an_empty_list_is_refused(reg_data):
+    X, y = reg_data
+    est = LSTMRegressor(**FAST).fit(X, y)
+    with pytest.raises(ValueError, match="X is empty"):
+        est.predict([])
