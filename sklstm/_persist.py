@@ -32,9 +32,9 @@ from sklstm._codec import Unstorable, decode, encode
 from sklstm._data import SequenceDataset
 from sklstm._trust import (
     PATH_PARAMS,
-    check_history,
     check_declared_sizes,
     check_fitted,
+    check_history,
     check_module_shapes,
     check_optimizer_state,
     check_tensors,
