@@ -10,6 +10,7 @@ and a symlink planted at a temporary name is never followed.
 
 from __future__ import annotations
 
+import io
 import os
 import pathlib
 import tempfile
@@ -17,20 +18,26 @@ import zipfile
 import zlib
 
 # the largest sizes a member may inflate to, and by how much it may inflate
-MEMBER_LIMITS = {"meta.json": 256 * 2**20, "weights.pt": 16 * 2**30}
+MEMBER_LIMITS = {
+    "meta.json": 256 * 2**20,
+    "pipeline.skops": 256 * 2**20,
+    "weights.pt": 16 * 2**30,  # also the limit of a pipeline's model members
+}
 MAX_RATIO = 200  # JSON of numbers deflates ~3-10x; bombs inflate 1000x+
 _SMALL = 2**20  # members below this size are not held to the ratio
 
 
-def read_members(path, names: tuple[str, ...]) -> dict[str, bytes]:
+def read_members(source, names: tuple[str, ...], label=None) -> dict[str, bytes]:
     """The named members' bytes, after checking them in the zip directory.
 
-    Raises ``ValueError`` (naming ``path``) for a file that is not a zip
-    archive, lacks a member, or holds an encrypted, oddly compressed,
-    oversized or over-compressed member.
+    ``source`` is a path or a binary file object; ``label`` names it in
+    messages (default: ``source``). Raises ``ValueError`` (naming it) for a
+    file that is not a zip archive, lacks a member, or holds an encrypted,
+    oddly compressed, oversized or over-compressed member.
     """
+    path = source if label is None else label
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(source) as archive:
             infos = {info.filename: info for info in archive.infolist()}
             missing = [name for name in names if name not in infos]
             if missing:
@@ -62,7 +69,7 @@ def _check_member(info: zipfile.ZipInfo, path) -> None:
             f"{path}: member {name} uses compression method {info.compress_type}; "
             "sklstm writes stored or deflated members only."
         )
-    limit = MEMBER_LIMITS[name]
+    limit = MEMBER_LIMITS.get(name, MEMBER_LIMITS["weights.pt"])
     if info.file_size > limit:
         raise ValueError(
             f"{path}: member {name} declares {info.file_size:,} bytes, above the "
@@ -75,6 +82,15 @@ def _check_member(info: zipfile.ZipInfo, path) -> None:
             f"({info.compress_size:,} to {info.file_size:,} bytes); refused as a "
             "decompression bomb."
         )
+
+
+def pack_members(members: list[tuple[str, bytes, int]]) -> bytes:
+    """``(name, data, compression)`` members as the bytes of a zip archive."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data, compression in members:
+            archive.writestr(name, data, compression)
+    return buffer.getvalue()
 
 
 def write_members(path, members: list[tuple[str, bytes, int]]) -> pathlib.Path:

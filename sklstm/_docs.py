@@ -167,8 +167,13 @@ epoch_cache : str or None, default=None
     same key and more epochs starts from the longest stored shorter fit and
     trains only the missing epochs: halving searches with
     ``resource="max_epochs"`` and validation curves over ``max_epochs`` stop
-    retraining earlier rungs. Not used with ``early_stopping``. The files are
-    joblib pickles written by sklstm: use a directory you own.
+    retraining earlier rungs. The key covers everything that decides the
+    result (parameters, data, labels, target scale, ``init_from``'s weights),
+    and ``max_epochs`` too when the learning-rate schedule spans it, so a
+    resumed fit equals a fit from scratch. Not used with ``early_stopping``.
+    Entries are sklstm model files (never pickles), written atomically; the
+    directory is created and checked for writing before training. Point it
+    at a directory you own: an entry planted there could be loaded.
 
 device : {"cpu", "cuda", "auto"} or str, default="cpu"
     Where to train; ``"auto"`` picks CUDA when available.

@@ -21,6 +21,7 @@ import warnings
 import zipfile
 
 import torch
+from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
@@ -48,20 +49,25 @@ _NOT_IN_META = ("net_", "history_")  # the net is rebuilt, the history stored ap
 
 
 # ------------------------------------------------------------------- saving
-def save(estimator: _BaseLSTM, path: str | os.PathLike) -> pathlib.Path:
-    """Save a fitted sklstm estimator to one file, without pickle.
+def save(estimator, path: str | os.PathLike) -> pathlib.Path:
+    """Save a fitted sklstm estimator, or a pipeline holding some, without pickle.
 
-    The file is a zip archive holding ``meta.json`` (versions, class name,
-    constructor parameters, fitted attributes, training history) and
-    ``weights.pt`` (the network's, criterion's and optimizer's state dicts,
-    on the CPU). It is written to a temporary file first, then renamed.
+    An estimator's file is a zip archive holding ``meta.json`` (versions,
+    class name, constructor parameters, fitted attributes, training history)
+    and ``weights.pt`` (the network's, criterion's and optimizer's state
+    dicts, on the CPU). A :class:`~sklearn.pipeline.Pipeline` (for instance
+    a scaler and an LSTM, or a search's ``best_estimator_``) is stored as
+    its scikit-learn part in skops' auditable format (``skops.io``; needs
+    ``pip install 'sklstm[persist]'``) plus one such model file per sklstm
+    step. The file is written to a temporary file created exclusively in
+    the target directory, then renamed over the target.
 
     Parameters
     ----------
-    estimator : LSTMClassifier or LSTMRegressor
-        A fitted estimator. Its parameters must be plain values:
-        ``callbacks`` must be empty, ``optimizer`` a name or a ``torch.optim``
-        class, and ``init_from`` None or a path.
+    estimator : LSTMClassifier, LSTMRegressor or Pipeline
+        A fitted estimator or pipeline. The sklstm estimators' parameters
+        must be plain values: ``callbacks`` must be empty, ``optimizer`` a
+        name or a ``torch.optim`` class, and ``init_from`` None or a path.
     path : str or path-like
         Where to write (an existing file is replaced).
 
@@ -95,9 +101,15 @@ def save(estimator: _BaseLSTM, path: str | os.PathLike) -> pathlib.Path:
     >>> bool(np.array_equal(again.predict(X), reg.predict(X)))
     True
     """
+    if isinstance(estimator, Pipeline):
+        from sklstm._pipeline_io import save_pipeline
+
+        check_is_fitted(estimator)
+        return save_pipeline(estimator, path)
     if not isinstance(estimator, _BaseLSTM):
         raise TypeError(
-            f"save expects an sklstm estimator, got {type(estimator).__name__}."
+            f"save expects an sklstm estimator or a Pipeline, got "
+            f"{type(estimator).__name__}."
         )
     check_is_fitted(estimator)
     params = estimator.get_params(deep=False)
@@ -113,7 +125,7 @@ def save(estimator: _BaseLSTM, path: str | os.PathLike) -> pathlib.Path:
             "fit: use set_params(init_from=None), or save that model and pass its "
             "path as init_from."
         )
-    return _write(estimator, path, params)
+    return write_members(path, model_members(estimator, params))
 
 
 def save_state(estimator: _BaseLSTM, path) -> pathlib.Path:
@@ -121,10 +133,11 @@ def save_state(estimator: _BaseLSTM, path) -> pathlib.Path:
     in ``fit`` alone) are stored as None. For the epoch cache, which resumes
     fitted states under the caller's own parameters."""
     params = {**estimator.get_params(deep=False), "callbacks": None, "init_from": None}
-    return _write(estimator, path, params)
+    return write_members(path, model_members(estimator, params))
 
 
-def _write(estimator: _BaseLSTM, path, params: dict) -> pathlib.Path:
+def model_members(estimator: _BaseLSTM, params: dict) -> list:
+    """The members of a model file: ``(name, bytes, compression)``."""
     import sklstm
 
     net = estimator.net_
@@ -160,13 +173,10 @@ def _write(estimator: _BaseLSTM, path, params: dict) -> pathlib.Path:
     }
     buffer = io.BytesIO()
     torch.save(weights, buffer)
-    return write_members(
-        path,
-        [
-            (_META, json.dumps(meta, indent=1).encode(), zipfile.ZIP_DEFLATED),
-            (_WEIGHTS, buffer.getvalue(), zipfile.ZIP_STORED),
-        ],
-    )
+    return [
+        (_META, json.dumps(meta, indent=1).encode(), zipfile.ZIP_DEFLATED),
+        (_WEIGHTS, buffer.getvalue(), zipfile.ZIP_STORED),
+    ]
 
 
 def _to_cpu(value):
@@ -186,7 +196,8 @@ def load(
     device: str | torch.device = "cpu",
     estimator_class: type[_BaseLSTM] | None = None,
     restore_paths: bool = False,
-) -> _BaseLSTM:
+    trusted: list[str] | None = None,
+):
     """Load an estimator written by :func:`save`.
 
     Nothing in the file is unpickled: ``meta.json`` is plain JSON and the
@@ -220,10 +231,15 @@ def load(
         default they are reset to None with a warning: a model file from
         elsewhere must not choose where the next ``fit`` reads or writes.
 
+    trusted : list of str or None, default=None
+        For a pipeline file: types (``"module.Class"``) to accept in its
+        scikit-learn part beyond those skops trusts by default and sklstm's
+        own transformers. Anything else is refused.
+
     Returns
     -------
-    estimator : LSTMClassifier or LSTMRegressor
-        The fitted estimator.
+    estimator : LSTMClassifier, LSTMRegressor or Pipeline
+        The fitted estimator (or pipeline, for a file holding one).
 
     Raises
     ------
@@ -270,7 +286,12 @@ def load(
     True
     """
     try:
-        return _load(path, device, estimator_class, restore_paths)
+        meta = read_meta(path, str(path))
+        if meta.get("format") == "sklstm-pipeline":
+            from sklstm._pipeline_io import load_pipeline
+
+            return load_pipeline(path, str(path), device=device, trusted=trusted)
+        return load_model(path, str(path), device, estimator_class, restore_paths)
     except ValueError as exc:
         message = str(exc)
         if str(path) not in message:
@@ -298,8 +319,11 @@ def load(
         ) from None
 
 
-def _load(path, device, estimator_class, restore_paths) -> _BaseLSTM:
-    meta, blob = _read_archive(path)
+def load_model(
+    source, path: str, device, estimator_class=None, restore_paths=False
+) -> _BaseLSTM:
+    """Load a model file from ``source`` (a path or file object) named ``path``."""
+    meta, blob = _read_archive(source, path)
     cls = _estimator_class(meta.get("estimator"), estimator_class)
     device = resolve_device(device)
     try:
@@ -367,15 +391,25 @@ def _load(path, device, estimator_class, restore_paths) -> _BaseLSTM:
     return estimator
 
 
-def _read_archive(path) -> tuple[dict, bytes]:
-    members = read_members(path, (_META, _WEIGHTS))
+def read_meta(source, path: str, members: dict | None = None) -> dict:
+    """The parsed ``meta.json`` of a file, which must be a JSON object."""
+    if members is None:
+        members = read_members(source, (_META,), path)
     try:
         meta = json.loads(members[_META].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise ValueError(
             f"{path} is not an sklstm model file: {_META} is not valid JSON."
         ) from None
-    if not isinstance(meta, dict) or meta.get("format") != "sklstm":
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path} is not an sklstm model file.")
+    return meta
+
+
+def _read_archive(source, path: str) -> tuple[dict, bytes]:
+    members = read_members(source, (_META, _WEIGHTS), path)
+    meta = read_meta(source, path, members)
+    if meta.get("format") != "sklstm":
         raise ValueError(f"{path} is not an sklstm model file.")
     version = meta.get("format_version")
     if type(version) is not int:
