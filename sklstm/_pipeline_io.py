@@ -125,8 +125,8 @@ def load_pipeline(source, path: str, *, device, trusted=None) -> Pipeline:
     except Exception as exc:  # noqa: BLE001 - any failure means: refuse
         raise ValueError(f"{path}: pipeline.skops is not readable: {exc}") from None
     models = [
-        load_model(io.BytesIO(members[f"model-{i}.sklstm"]), f"{path}[model-{i}]", device)
-        for i in range(count)
+        load_model(io.BytesIO(members[name]), f"{path}[{name[:-7]}]", device)
+        for name in names[1:]
     ]
     if not isinstance(shell, Pipeline):
         raise ValueError(f"{path}: pipeline.skops does not hold a Pipeline.")
