@@ -116,9 +116,7 @@ def check_history(rows, path) -> list:
             return False
         for key, value in row.items():
             if key == "batches":
-                if not isinstance(value, list) or not all(
-                    valid_row(b) for b in value
-                ):
+                if not isinstance(value, list) or not all(valid_row(b) for b in value):
                     return False
             elif numeric(key) and not _number(value):
                 return False
