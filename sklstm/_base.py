@@ -10,15 +10,10 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    _num_samples,
-    check_is_fitted,
-)
+from sklearn.utils.validation import check_is_fitted
 from skorch.helper import predefined_split
 
 from sklstm import _build, _cache
@@ -26,6 +21,13 @@ from sklstm._data import SequenceDataset
 from sklstm._interrupt import watch_sigint
 from sklstm._module import _ACTIVATIONS, LSTMNetwork
 from sklstm._net import SequenceNet, TrainingDivergedError
+from sklstm._sklearn_private import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _check_sample_weight,
+    _num_samples,
+)
 from sklstm._threads import auto_threads, torch_threads
 from sklstm._validation import check_sequences
 
@@ -575,7 +577,7 @@ class _BaseLSTM(BaseEstimator):
                 self.best_epoch_ = int(stopper.best_epoch_)
             best = net.history[self.best_epoch_ - 1]
             self.best_validation_score_ = best.get("valid_score")
-            stopper.best_model_weights_ = None  # a copy of the weights: drop it
+            net.drop_best_weights_copy()
         self.n_parameters_ = sum(p.numel() for p in net.module_.parameters())
 
     # ------------------------------------------------------------- predicting
@@ -667,4 +669,4 @@ def _token_lengths(values: np.ndarray) -> np.ndarray | None:
     return None if (lengths == values.shape[1]).all() else lengths
 
 
-__all__ = ["_BaseLSTM", "_fit_context"]
+__all__ = ["_BaseLSTM"]

@@ -8,7 +8,6 @@ from scipy.special import logsumexp
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import (
     check_array,
@@ -16,10 +15,11 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from sklstm._base import _BaseLSTM, _fit_context
+from sklstm._base import _BaseLSTM
 from sklstm._data import SequenceDataset
 from sklstm._docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
 from sklstm._losses import ClassificationLoss, MultiLabelLoss
+from sklstm._sklearn_private import StrOptions, _fit_context
 from sklstm._targets import class_weights, probabilities
 
 

@@ -24,7 +24,13 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EpochTimer, PassthroughScoring, PrintLog
+from skorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    EpochTimer,
+    PassthroughScoring,
+    PrintLog,
+)
 from skorch.utils import to_tensor
 
 from sklstm._callbacks import to_stderr
@@ -320,6 +326,17 @@ class SequenceNet(NeuralNet):
         # a NaN or inf anywhere makes that parameter's sum non-finite
         sums = torch.stack([p.detach().sum() for p in self.module_.parameters()])
         return bool(torch.isfinite(sums).all())
+
+    def drop_best_weights_copy(self) -> None:
+        """Free EarlyStopping's copy of the best weights once they are restored.
+
+        (skorch keeps it in ``best_model_weights_``: one of the two skorch
+        internals sklstm relies on, with ``_default_callbacks``; both live in
+        this module.)
+        """
+        for _, cb in self.callbacks_:
+            if isinstance(cb, EarlyStopping):
+                cb.best_model_weights_ = None
 
     # ------------------------------------------------------------ prediction
     def predict(self, X) -> np.ndarray:

@@ -6,13 +6,13 @@ import numpy as np
 import torch
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from sklstm._base import _BaseLSTM, _fit_context
+from sklstm._base import _BaseLSTM
 from sklstm._data import SequenceDataset
 from sklstm._docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
 from sklstm._losses import RegressionLoss
+from sklstm._sklearn_private import StrOptions, _fit_context
 from sklstm._targets import scaling
 
 

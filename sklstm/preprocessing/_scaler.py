@@ -6,11 +6,10 @@ from collections.abc import Callable
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from sklstm._base import _fit_context
 from sklstm._data import is_sequence_list
+from sklstm._sklearn_private import StrOptions, _fit_context
 from sklstm._validation import check_sequences
 
 

@@ -9,10 +9,9 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import CountVectorizer
-from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from sklstm._base import _fit_context
+from sklstm._sklearn_private import Interval, RealNotInt, StrOptions, _fit_context
 
 PAD_ID = 0
 OOV_ID = 1

@@ -7,11 +7,10 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.metrics import r2_score
-from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from sklstm._base import _fit_context
 from sklstm._data import is_sequence_list
+from sklstm._sklearn_private import HasMethods, Interval, _fit_context, validate_params
 
 _FLOATS = [np.float64, np.float32]
 

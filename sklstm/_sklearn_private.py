@@ -1,0 +1,28 @@
+"""Every private scikit-learn API sklstm uses, imported in this one place.
+
+These are not covered by scikit-learn's deprecation policy; a version bump
+that moves one is fixed here. Each is present in scikit-learn 1.6 (the
+floor in pyproject.toml, tested by the minimum-versions leg of .ci/run) and
+in the newest release tested.
+"""
+
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    RealNotInt,
+    StrOptions,
+    validate_params,
+)
+from sklearn.utils.validation import _check_sample_weight, _num_samples
+
+__all__ = [
+    "HasMethods",
+    "Interval",
+    "RealNotInt",
+    "StrOptions",
+    "_check_sample_weight",
+    "_fit_context",
+    "_num_samples",
+    "validate_params",
+]
