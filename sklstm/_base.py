@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.helper import predefined_split
 
 from sklstm import _build, _cache
-from sklstm._data import SequenceDataset
+from sklstm._data import SequenceDataset, is_sequence_list
 from sklstm._interrupt import watch_sigint
 from sklstm._module import _ACTIVATIONS, LSTMNetwork
 from sklstm._net import SequenceNet, TrainingDivergedError
@@ -29,7 +29,7 @@ from sklstm._sklearn_private import (
     _num_samples,
 )
 from sklstm._threads import auto_threads, torch_threads
-from sklstm._validation import check_sequences
+from sklstm._validation import LAYOUTS, check_sequences
 
 _MAX_VOCAB = 10_000_000
 _MAX_THREADS = 1024
@@ -50,13 +50,20 @@ class _BaseLSTM(BaseEstimator):
         "stateful": ["boolean"],
         "embedding_dim": [Interval(Integral, 1, None, closed="left"), None],
         "vocab_size": [Interval(Integral, 2, _MAX_VOCAB, closed="both"), None],
+        "data_format": [StrOptions(set(LAYOUTS))],
         "optimizer": [StrOptions(set(_build.OPTIMIZERS)), callable],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="both")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "l1": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "max_epochs": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "shuffle": ["boolean"],
         "bucket_by_length": ["boolean"],
         "lr_scheduler": [StrOptions(_build.SCHEDULERS), None],
@@ -94,13 +101,14 @@ class _BaseLSTM(BaseEstimator):
         stateful: bool = False,
         embedding_dim: int | None = None,
         vocab_size: int | None = None,
+        data_format: str = "channels_last",
         optimizer: str | type = "adam",
         lr: float = 1e-3,
         momentum: float = 0.9,
         weight_decay: float = 0.0,
         l1: float = 0.0,
-        batch_size: int = 64,
-        max_epochs: int = 50,
+        batch_size: int | str = "auto",
+        max_epochs: int | str = "auto",
         shuffle: bool = True,
         bucket_by_length: bool = False,
         lr_scheduler: str | None = None,
@@ -134,6 +142,7 @@ class _BaseLSTM(BaseEstimator):
         self.stateful = stateful
         self.embedding_dim = embedding_dim
         self.vocab_size = vocab_size
+        self.data_format = data_format
         self.optimizer = optimizer
         self.lr = lr
         self.momentum = momentum
@@ -167,11 +176,21 @@ class _BaseLSTM(BaseEstimator):
     def _check_X(self, X, *, reset: bool) -> SequenceDataset:
         """Validate ``X`` into tensors; on ``reset`` record the input's shape."""
         tokens = self.embedding_dim is not None
+        if reset and not tokens and _looks_like_token_ids(X):
+            warnings.warn(
+                "X is a list of integer sequences, read here as float magnitudes. "
+                "If they are token ids (e.g. TextSequencer output), set "
+                "embedding_dim (say 32) so that each id gets an embedding vector.",
+                UserWarning,
+                stacklevel=4,
+            )
         dtype = np.int64 if tokens else np.float32
         # token ids are free-length text, never fixed columns; a stateful model
         # streams chunks of any length
         free = tokens or (self.stateful and not reset)
-        values, lengths, _ = check_sequences(self, X, reset=reset, free_length=free)
+        values, lengths, _ = check_sequences(
+            self, X, reset=reset, free_length=free, data_format=self.data_format
+        )
         if tokens:
             values = self._check_tokens(values, reset=reset)
             if values.ndim == 3:
@@ -269,7 +288,7 @@ class _BaseLSTM(BaseEstimator):
                 "does not show the class frequencies. Compute them on all labels "
                 "(sklearn.utils.class_weight.compute_class_weight) and pass a dict."
             )
-        if self.norm == "batch" and self.batch_size < 2:
+        if self.norm == "batch" and self.batch_size != "auto" and self.batch_size < 2:
             raise ValueError(
                 "norm='batch' needs batches of at least 2 samples; use batch_size >= 2 "
                 "or norm='layer'."
@@ -349,6 +368,12 @@ class _BaseLSTM(BaseEstimator):
         # early stopping is off under partial_fit (one epoch per call), as in
         # scikit-learn's MLP
         early = bool(self.early_stopping) and not incremental
+        # "auto" sizes follow the rows that will train
+        n_train = n - int(np.ceil(self.validation_fraction * n)) if early else n
+        self.batch_size_ = _build.resolve_batch_size(self.batch_size, n_train)
+        self.max_epochs_ = _build.resolve_max_epochs(
+            self.max_epochs, n_train, self.batch_size_
+        )
         if self.epoch_cache is not None and not incremental and not warm:
             # before any training: a search must not train, then fail to store
             _cache.check_writable(self.epoch_cache)
@@ -410,7 +435,7 @@ class _BaseLSTM(BaseEstimator):
             except torch.cuda.OutOfMemoryError as exc:
                 raise MemoryError(
                     f"CUDA ran out of memory training with batch_size="
-                    f"{self.batch_size}; try batch_size={max(1, self.batch_size // 2)}"
+                    f"{self.batch_size_}; try batch_size={self.batch_size_ // 2 or 1}"
                     ", a smaller hidden_size, or shorter sequences."
                 ) from exc
             except RuntimeError as exc:
@@ -418,7 +443,7 @@ class _BaseLSTM(BaseEstimator):
                     raise
                 raise MemoryError(
                     f"Out of memory training on the CPU with batch_size="
-                    f"{self.batch_size}; try batch_size={max(1, self.batch_size // 2)}"
+                    f"{self.batch_size_}; try batch_size={self.batch_size_ // 2 or 1}"
                     ", a smaller hidden_size, shorter sequences (patches) or fewer "
                     "parallel jobs."
                 ) from exc
@@ -450,23 +475,26 @@ class _BaseLSTM(BaseEstimator):
         if self.n_threads is not None:
             return int(self.n_threads)
         width = int(self.embedding_dim or self.input_size_)
-        return auto_threads(int(self.batch_size), width, int(self.hidden_size))
+        batch = getattr(self, "batch_size_", None)
+        if batch is None:
+            batch = 64 if self.batch_size == "auto" else int(self.batch_size)
+        return auto_threads(int(batch), width, int(self.hidden_size))
 
     def _resume_from_cache(self, key: str) -> tuple[bool, int | None]:
         """Take the fitted state of the longest cached shorter fit, if any.
 
         Returns whether a state was taken and how many epochs remain.
         """
-        cached = _cache.lookup(self.epoch_cache, key, int(self.max_epochs))
+        cached = _cache.lookup(self.epoch_cache, key, self.max_epochs_)
         if cached is None:
             return False, None
         params = self.get_params(deep=False)
         for name, value in vars(cached).items():
-            if name not in params:
+            if name not in params and name not in ("batch_size_", "max_epochs_"):
                 setattr(self, name, value)
         done = len(self.history_)
         self.n_iter_ = 0
-        return True, self.max_epochs - done
+        return True, self.max_epochs_ - done
 
     def _load_pretrained(self, module: LSTMNetwork) -> None:
         """Copy the recurrent (and embedding) weights of ``init_from``."""
@@ -653,6 +681,15 @@ class _BaseLSTM(BaseEstimator):
 
     def _criterion(self, data: SequenceDataset) -> torch.nn.Module:
         raise NotImplementedError
+
+
+def _looks_like_token_ids(X) -> bool:
+    """A list of 1D integer arrays: what TextSequencer produces."""
+    if not is_sequence_list(X):
+        return False
+    return all(
+        getattr(x, "ndim", 0) == 1 and np.asarray(x).dtype.kind in "iu" for x in X
+    )
 
 
 def _is_cpu_oom(exc: RuntimeError) -> bool:

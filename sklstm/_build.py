@@ -42,6 +42,32 @@ ARCHITECTURE = (
 )
 
 
+# "auto" training length: at least this many optimizer steps, within these epochs
+AUTO_MIN_STEPS = 1000
+AUTO_EPOCHS = (50, 300)
+AUTO_BATCH = (8, 64)
+
+
+def resolve_batch_size(batch_size, n_train: int) -> int:
+    """``batch_size``, or for ``"auto"`` the power of two nearest below
+    ``n_train / 8``, within 8-64: small data sets get several steps per epoch."""
+    if batch_size != "auto":
+        return int(batch_size)
+    low, high = AUTO_BATCH
+    power = 2 ** int(np.floor(np.log2(max(n_train / 8, 1))))
+    return int(min(high, max(low, power)))
+
+
+def resolve_max_epochs(max_epochs, n_train: int, batch_size: int) -> int:
+    """``max_epochs``, or for ``"auto"`` enough epochs for ``AUTO_MIN_STEPS``
+    optimizer steps, within ``AUTO_EPOCHS``."""
+    if max_epochs != "auto":
+        return int(max_epochs)
+    steps = -(-max(n_train, 1) // batch_size)
+    low, high = AUTO_EPOCHS
+    return int(min(high, max(low, -(-AUTO_MIN_STEPS // steps))))
+
+
 def resolve_device(device) -> str:
     """``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:<i>"`` or a ``torch.device``
     as a device string; ``ValueError`` for anything else or a missing GPU."""
@@ -176,7 +202,7 @@ def scheduler_callback(est, n_batches: int, monitor: str) -> ScheduleCallback | 
     """The learning-rate schedule over ``max_epochs`` epochs, or None."""
     if est.lr_scheduler is None:
         return None
-    epochs, lr = int(est.max_epochs), float(est.lr)
+    epochs, lr = int(est.max_epochs_), float(est.lr)
     sched = torch.optim.lr_scheduler
     defaults = {
         "plateau": (sched.ReduceLROnPlateau, {"factor": 0.5, "patience": 5}),
@@ -228,7 +254,7 @@ def make_callbacks(est, n_train: int, *, early_stopping: bool) -> list:
             )
     if est.tensorboard_dir is not None:
         callbacks.append(("tensorboard", TensorBoardLogger(str(est.tensorboard_dir))))
-    n_batches = -(-n_train // int(est.batch_size))  # ceil: the last batch counts
+    n_batches = -(-n_train // int(est.batch_size_))  # ceil: the last batch counts
     scheduler = scheduler_callback(est, n_batches, monitor)
     if scheduler is not None:
         callbacks.append(("lr_scheduler", scheduler))
@@ -272,8 +298,8 @@ def _training_params(est, device: str) -> dict:
         "optimizer": cls,
         "lr": float(est.lr),
         **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},
-        "max_epochs": int(est.max_epochs),
-        "batch_size": int(est.batch_size),
+        "max_epochs": int(est.max_epochs_),
+        "batch_size": int(est.batch_size_),
         "verbose": int(est.verbose),
         "l1": float(est.l1),
         "gradient_clip": plain(est.gradient_clip),

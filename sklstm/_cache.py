@@ -85,7 +85,7 @@ def cache_key(estimator, data: SequenceDataset, targets: np.ndarray) -> str:
         if k not in _NOT_IN_KEY
     }
     if estimator.lr_scheduler not in _RESUMABLE_SCHEDULES:
-        params["max_epochs"] = estimator.max_epochs  # the schedule spans it
+        params["max_epochs"] = estimator.max_epochs_  # the schedule spans it
     classes = getattr(estimator, "classes_", None)
     return _digest(
         type(estimator).__qualname__.encode(),

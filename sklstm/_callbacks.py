@@ -7,7 +7,7 @@ import sys
 import time
 from itertools import count
 
-from skorch.callbacks import Callback, LRScheduler, TensorBoard
+from skorch.callbacks import Callback, LRScheduler, PrintLog, TensorBoard
 
 _RUNS = count()
 
@@ -104,3 +104,22 @@ class ScheduleCallback(LRScheduler):
             return
         super()._step(net, lr_scheduler, score=score)
         self.steps_ += 1
+
+
+class EpochLog(PrintLog):
+    """skorch's ``PrintLog`` that also prints the last epoch when training ends
+    early: ``EarlyStopping`` interrupts the epoch's end before ``PrintLog``,
+    which skorch always runs last, gets to it."""
+
+    def initialize(self) -> EpochLog:
+        super().initialize()
+        self.printed_ = 0
+        return self
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        super().on_epoch_end(net, **kwargs)
+        self.printed_ = len(net.history)
+
+    def on_train_end(self, net, **kwargs) -> None:
+        if net.history and self.printed_ < len(net.history):
+            self.on_epoch_end(net)

@@ -72,9 +72,17 @@ def pad_ragged(
         )
     widths = {a.shape[1] for a in items} if ndims == {2} else {None}
     if len(widths) > 1:
+        rows = {a.shape[0] for a in items}
+        hint = ""
+        if len(rows) == 1:
+            hint = (
+                f" Every sequence has {rows.pop()} rows: if they are (n_channels, "
+                "n_timepoints), as aeon and sktime hold them, set "
+                "data_format='channels_first' (or transpose each one)."
+            )
         raise ValueError(
             f"Sequences have different feature counts {sorted(widths)}; every "
-            "sequence must have the same number of features."
+            f"sequence must have the same number of features.{hint}"
         )
     width = widths.pop()
     if n_features is not None and width is not None and width != n_features:

@@ -67,6 +67,16 @@ vocab_size : int or None, default=None
     + 1); set it to the size of the whole vocabulary when cross-validating,
     so that an id seen in one fold only is known to every fold.
 
+data_format : {"channels_last", "channels_first"}, default="channels_last"
+    Layout of 3D ``X`` and of the arrays of a list. ``"channels_last"``:
+    ``(n_samples, n_timesteps, n_features)`` (Keras, PyTorch ``batch_first``,
+    tslearn). ``"channels_first"``: ``(n_samples, n_features, n_timesteps)``
+    and list items ``(n_features, T_i)``, as aeon and sktime hold
+    collections; X is transposed on the way in (predict too). 2D ``X`` is a
+    batch of univariate sequences either way. A 3D ``X`` that looks
+    transposed (one time step of many features, or far fewer steps than
+    features) gets a warning naming this parameter.
+
 optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, default="adam"
     Optimizer. A class is called as ``optimizer(params, lr=lr,
     weight_decay=weight_decay)``.
@@ -86,11 +96,18 @@ l1 : float, default=0.0
     L1 penalty strength: ``l1 * sum(|w|)`` over weight matrices (not biases
     or normalization scales) is added to the training loss.
 
-batch_size : int, default=64
-    Samples per gradient step. Larger batches run faster per epoch.
+batch_size : int or "auto", default="auto"
+    Samples per gradient step. ``"auto"`` adapts it to the training rows:
+    the power of two nearest below ``n_train / 8``, between 8 and 64 (40
+    rows: 8; 270 rows: 32; 600 rows or more: 64), so small data sets still
+    get several steps per epoch. The value used is ``batch_size_``. Larger
+    batches run faster per epoch.
 
-max_epochs : int, default=50
-    Passes over the training data (fewer with early stopping).
+max_epochs : int or "auto", default="auto"
+    Passes over the training data (fewer with early stopping). ``"auto"``
+    trains for at least 1000 optimizer steps, within 50 to 300 epochs (40
+    rows in batches of 8: 200 epochs; large data sets: 50). The value used
+    is ``max_epochs_``.
 
 shuffle : bool, default=True
     Shuffle the training rows every epoch.
@@ -190,7 +207,10 @@ random_state : int, RandomState instance or None, default=None
     were (``None`` draws the seed from numpy's global RNG).
 
 verbose : int, default=0
-    ``0`` is silent; ``1`` prints skorch's table of per-epoch losses.
+    ``0`` is silent; ``1`` prints skorch's table of per-epoch losses (the
+    last epoch included when early stopping ends training); ``2`` adds a
+    per-batch progress bar (skorch's ``ProgressBar``) for long epochs. All
+    of it goes to standard error.
 
 warm_start : bool, default=False
     Keep the fitted weights and continue training on the next ``fit``.
@@ -259,6 +279,10 @@ best_validation_score_ : float or None
 
 n_iter_ : int
     Epochs run by the last ``fit``.
+
+batch_size_, max_epochs_ : int
+    The batch size and epoch count the last fit used (``"auto"`` resolved
+    from the number of training rows).
 
 best_epoch_ : int
     Epoch whose weights the model holds (the best one with early stopping).

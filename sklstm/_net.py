@@ -29,11 +29,11 @@ from skorch.callbacks import (
     EarlyStopping,
     EpochTimer,
     PassthroughScoring,
-    PrintLog,
+    ProgressBar,
 )
 from skorch.utils import to_tensor
 
-from sklstm._callbacks import to_stderr
+from sklstm._callbacks import EpochLog, to_stderr
 from sklstm._data import Batch, BatchIterator, SequenceDataset
 
 _BATCH_HOOKS = ("on_batch_begin", "on_batch_end")
@@ -102,7 +102,9 @@ class SequenceNet(NeuralNet):
             ("valid_loss", PassthroughScoring(name="valid_loss")),
         ]
         if self.verbose:
-            callbacks.append(("print_log", PrintLog(sink=to_stderr)))
+            callbacks.append(("print_log", EpochLog(sink=to_stderr)))
+        if self.verbose >= 2:  # a per-batch bar, for long epochs (on stderr)
+            callbacks.append(("progress_bar", ProgressBar()))
         return callbacks
 
     def initialize_callbacks(self) -> SequenceNet:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -21,8 +22,36 @@ class Sequences(NamedTuple):
     width: int
 
 
+LAYOUTS = ("channels_last", "channels_first")
+LAYOUT_TABLE = (
+    "sklstm, Keras, PyTorch (batch_first) and tslearn read 3D X as (n_samples, "
+    "n_timesteps, n_features); aeon and sktime hold (n_cases, n_channels, "
+    "n_timepoints)"
+)
+
+
+def to_channels_last(X, data_format: str, as_list: bool | None = None):
+    """``X`` in sklstm's layout: channels-first arrays and 2D sequences of a
+    list are transposed (views, no copies); 2D arrays are univariate either
+    way."""
+    if data_format == "channels_last":
+        return X
+    if is_sequence_list(X) if as_list is None else as_list:
+        return [np.asarray(x).T if np.ndim(x) == 2 else x for x in X]
+    ndim = len(X.shape) if hasattr(X, "shape") else np.asarray(X).ndim
+    if ndim == 3:
+        return np.swapaxes(np.asarray(X), 1, 2)
+    return X
+
+
 def check_sequences(
-    estimator, X, *, reset: bool, as_list: bool | None = None, free_length: bool = False
+    estimator,
+    X,
+    *,
+    reset: bool,
+    as_list: bool | None = None,
+    free_length: bool = False,
+    data_format: str = "channels_last",
 ) -> Sequences:
     """Validate ``X`` (3D, 2D univariate, or a list of sequences).
 
@@ -33,9 +62,12 @@ def check_sequences(
     ``X`` against them. ``as_list`` forces (or forbids) the list-of-sequences
     reading (default: lists of arrays); ``free_length`` never fixes the
     number of columns of 2D input (token ids, or chunks a stateful model
-    streams).
+    streams). ``data_format="channels_first"`` reads 3D arrays as
+    ``(n_samples, n_features, n_timesteps)`` and list items as
+    ``(n_features, T_i)``, as aeon and sktime hold them.
     """
     name = type(estimator).__name__
+    X = to_channels_last(X, data_format, as_list)
     if isinstance(X, (list, tuple)) and len(X) == 0:
         raise ValueError(
             f"X is empty: {name} needs at least one sequence (a list of "
@@ -53,6 +85,13 @@ def check_sequences(
     else:
         lengths = None
         ndim = len(X.shape) if hasattr(X, "shape") else np.asarray(X).ndim
+        if ndim < 2 and not reset and expected is not None:
+            raise ValueError(
+                f"X has {ndim} dimension(s): {name} predicts for a batch of "
+                "sequences. Reshape your data: for one sequence x of shape "
+                "(n_timesteps, n_features), pass x[None] (or X[:1] instead of "
+                "X[0]); for one univariate sequence, x.reshape(1, -1)."
+            )
         if ndim > 3:
             raise ValueError(
                 f"X has {ndim} dimensions; expected 3D (n_samples, n_timesteps, "
@@ -66,12 +105,16 @@ def check_sequences(
                     "and one feature."
                 )
             width = values.shape[2]
+            if reset and data_format == "channels_last":
+                _warn_if_transposed(values.shape)
         else:
             if expected not in (None, 1):
                 raise ValueError(
                     f"{name} was fitted on sequences with {expected} features per "
-                    f"time step; give X as 3D (n_samples, n_timesteps, {expected}); "
-                    "2D X means univariate sequences."
+                    f"time step; give X as 3D (n_samples, n_timesteps, {expected}) "
+                    "(2D X means a batch of univariate sequences). For one "
+                    "sequence x of shape (n_timesteps, n_features), pass x[None] "
+                    "(or X[:1] instead of X[0])."
                 )
             if reset or (estimator._fitted_on_2d and not free_length):
                 values = validate_data(estimator, X, reset=reset, dtype=FLOATS)
@@ -92,3 +135,16 @@ def check_sequences(
         if not estimator._fitted_on_2d:
             estimator.n_features_in_ = width
     return Sequences(values, lengths, width)
+
+
+def _warn_if_transposed(shape: tuple) -> None:
+    """Warn when a 3D shape looks like channels-first data read the other way."""
+    _, steps, features = shape
+    if (steps == 1 and features > 1) or (features >= 8 * steps and features >= 16):
+        warnings.warn(
+            f"X has shape {shape}: {steps} time step(s) of {features} features "
+            f"each. {LAYOUT_TABLE}. If X is (n_cases, n_channels, n_timepoints), "
+            "set data_format='channels_first' (or pass np.swapaxes(X, 1, 2)).",
+            UserWarning,
+            stacklevel=4,
+        )

@@ -130,3 +130,6 @@ def refit_with_cv_epochs(
         **{f"{prefix}early_stopping": False, f"{prefix}max_epochs": epochs}
     )
     return estimator.fit(X, y, **fit_params)
+
+
+__all__ = ["refit_with_cv_epochs", "stopped_epoch"]

@@ -314,9 +314,11 @@ class LossCurveDisplay:
 
         Parameters
         ----------
-        estimator : fitted LSTMClassifier, LSTMRegressor or Pipeline
+        estimator : fitted LSTMClassifier, LSTMRegressor, Pipeline or search
             Estimator whose ``history_`` is drawn; for a
-            :class:`~sklearn.pipeline.Pipeline`, its final step. Every epoch
+            :class:`~sklearn.pipeline.Pipeline`, its final step; for a fitted
+            search (``GridSearchCV`` and the like, with ``refit``), its
+            ``best_estimator_``. Every epoch
             in the history is drawn, including those of earlier fits with
             ``warm_start=True``.
 
@@ -343,6 +345,8 @@ class LossCurveDisplay:
         """
         _pyplot(f"{cls.__name__}.from_estimator")
         check_is_fitted(estimator)
+        if not hasattr(estimator, "history_") and hasattr(estimator, "best_estimator_"):
+            estimator = estimator.best_estimator_  # a fitted search: its refit model
         if not hasattr(estimator, "history_") and hasattr(estimator, "steps"):
             estimator = estimator[-1]
             check_is_fitted(estimator)

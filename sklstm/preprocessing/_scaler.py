@@ -10,10 +10,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from sklstm._data import is_sequence_list
 from sklstm._sklearn_private import StrOptions, _fit_context
-from sklstm._validation import check_sequences
+from sklstm._validation import LAYOUTS, check_sequences
 
 
-class SequenceScaler(TransformerMixin, BaseEstimator):
+class SequenceScaler(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Scale each feature with statistics pooled over samples and time steps.
 
     A feature's mean and spread are computed over every time step of every
@@ -32,6 +32,11 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
         ``"standard"``: subtract the mean, divide by the standard deviation.
         ``"minmax"``: subtract the minimum, divide by the range (values of
         the training data land in [0, 1]).
+
+    data_format : {"channels_last", "channels_first"}, default="channels_last"
+        Layout of 3D ``X`` and of list items, as for the sklstm estimators:
+        ``"channels_first"`` reads ``(n_samples, n_features, n_timesteps)``
+        (aeon, sktime). The output keeps the input's layout.
 
     Attributes
     ----------
@@ -83,10 +88,16 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
     [(3, 2), (5, 2)]
     """
 
-    _parameter_constraints: dict = {"method": [StrOptions({"standard", "minmax"})]}
+    _parameter_constraints: dict = {
+        "method": [StrOptions({"standard", "minmax"})],
+        "data_format": [StrOptions(set(LAYOUTS))],
+    }
 
-    def __init__(self, method: str = "standard") -> None:
+    def __init__(
+        self, method: str = "standard", data_format: str = "channels_last"
+    ) -> None:
         self.method = method
+        self.data_format = data_format
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -139,7 +150,73 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         steps, restore = self._steps(X, reset=False)
-        return restore((steps - self.center_) / self.scale_)
+        return self._wrap(restore((steps - self.center_) / self.scale_))
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit to ``X``, then scale it (see :meth:`fit` and :meth:`transform`)."""
+        return self.fit(X, y).transform(X)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output features: those of the input.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Input feature names; by default ``feature_names_in_`` (2D
+            DataFrames) or ``x0, x1, ...``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+            One name per column of 2D output, or per feature of 3D output.
+        """
+        check_is_fitted(self)
+        if input_features is not None:
+            names = np.asarray(input_features, dtype=object)
+            if len(names) != self.n_features_in_:
+                raise ValueError(
+                    f"input_features has {len(names)} names; expected "
+                    f"{self.n_features_in_}."
+                )
+            return names
+        if hasattr(self, "feature_names_in_"):
+            return np.asarray(self.feature_names_in_, dtype=object)
+        return np.asarray([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
+
+    def set_output(self, *, transform=None):
+        """Choose the container of 2D output, as scikit-learn transformers do.
+
+        ``"pandas"`` or ``"polars"`` wrap 2D output (univariate sequences,
+        one column per time step) in a DataFrame; 3D and ragged output have
+        no DataFrame form and stay arrays (or lists), so a pipeline with
+        ``set_output(transform="pandas")`` keeps working.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"} or None, default=None
+            The container; None leaves the setting unchanged.
+
+        Returns
+        -------
+        self : SequenceScaler
+            The transformer.
+        """
+        if transform is not None:
+            self._output = transform
+        return self
+
+    def _wrap(self, out):
+        kind = getattr(self, "_output", "default")
+        if kind == "default" or not isinstance(out, np.ndarray) or out.ndim != 2:
+            return out
+        columns = list(self.get_feature_names_out())
+        if kind == "pandas":
+            import pandas as pd
+
+            return pd.DataFrame(out, columns=columns)
+        import polars as pl
+
+        return pl.DataFrame(out, schema=columns)
 
     def inverse_transform(self, X):
         """Map scaled sequences back to the original units.
@@ -168,7 +245,10 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
         """All time steps as rows ``(n_steps, input_size_)``, plus a function
         that puts rows of that shape back into the form of ``X``."""
         as_list = is_sequence_list(X)
-        values, lengths, width = check_sequences(self, X, reset=reset, as_list=as_list)
+        values, lengths, width = check_sequences(
+            self, X, reset=reset, as_list=as_list, data_format=self.data_format
+        )
+        first = self.data_format == "channels_first"
         if as_list:
             one_d = values.ndim == 2
             mask = np.arange(values.shape[1]) < lengths[:, None]
@@ -176,9 +256,17 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
             cuts = np.cumsum(lengths)[:-1]
 
             def restore(rows):
-                return [p[:, 0] if one_d else p for p in np.split(rows, cuts)]
+                parts = np.split(rows, cuts)
+                if one_d:
+                    return [p[:, 0] for p in parts]
+                return [p.T for p in parts] if first else parts
 
             return steps, restore
         shape = values.shape
         steps = values.reshape(-1, width)
-        return steps.astype(np.float64, copy=False), lambda rows: rows.reshape(shape)
+
+        def restore(rows):
+            out = rows.reshape(shape)
+            return np.swapaxes(out, 1, 2) if first and out.ndim == 3 else out
+
+        return steps.astype(np.float64, copy=False), restore
