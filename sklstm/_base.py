@@ -16,7 +16,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from skorch.helper import predefined_split
 
-from sklstm import _build, _cache
+from sklstm import _build, _cache, _patching
 from sklstm._data import SequenceDataset, is_sequence_list
 from sklstm._interrupt import watch_sigint
 from sklstm._module import _ACTIVATIONS, LSTMNetwork
@@ -51,6 +51,13 @@ class _BaseLSTM(BaseEstimator):
         "embedding_dim": [Interval(Integral, 1, None, closed="left"), None],
         "vocab_size": [Interval(Integral, 2, _MAX_VOCAB, closed="both"), None],
         "data_format": [StrOptions(set(LAYOUTS))],
+        "patch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+            None,
+        ],
+        "patch_stride": [Interval(Integral, 1, None, closed="left"), None],
+        "gate_init": [StrOptions({"default", "forget_bias", "chrono"})],
         "optimizer": [StrOptions(set(_build.OPTIMIZERS)), callable],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="both")],
@@ -102,6 +109,9 @@ class _BaseLSTM(BaseEstimator):
         embedding_dim: int | None = None,
         vocab_size: int | None = None,
         data_format: str = "channels_last",
+        patch_size: int | str | None = "auto",
+        patch_stride: int | None = None,
+        gate_init: str = "forget_bias",
         optimizer: str | type = "adam",
         lr: float = 1e-3,
         momentum: float = 0.9,
@@ -143,6 +153,9 @@ class _BaseLSTM(BaseEstimator):
         self.embedding_dim = embedding_dim
         self.vocab_size = vocab_size
         self.data_format = data_format
+        self.patch_size = patch_size
+        self.patch_stride = patch_stride
+        self.gate_init = gate_init
         self.optimizer = optimizer
         self.lr = lr
         self.momentum = momentum
@@ -192,7 +205,15 @@ class _BaseLSTM(BaseEstimator):
             self, X, reset=reset, free_length=free, data_format=self.data_format
         )
         if tokens:
+            if self.patch_size not in ("auto", None, 1):
+                raise ValueError(
+                    "patch_size applies to numeric sequences; token ids (with "
+                    "embedding_dim) are not patched. Set patch_size=None."
+                )
             values = self._check_tokens(values, reset=reset)
+            if reset:
+                self.patch_size_, self.patch_stride_ = 1, 1
+                self.lstm_steps_ = int(values.shape[1])
             if values.ndim == 3:
                 raise ValueError(
                     "With embedding_dim set, X holds token ids: give 2D "
@@ -211,10 +232,43 @@ class _BaseLSTM(BaseEstimator):
                     )
             if values.ndim == 2:
                 values = values[:, :, None]
+            values, lengths = self._patch(values, lengths, reset=reset)
         X_t = torch.from_numpy(np.require(values, dtype=dtype, requirements=["C", "W"]))
         return SequenceDataset(
             X_t, None if lengths is None else torch.from_numpy(lengths)
         )
+
+    def _patch(self, values: np.ndarray, lengths, *, reset: bool):
+        """Read ``(n, T, F)`` values as patches (``patch_size``), recording the
+        patching and the longest sequence the LSTM sees on ``reset``."""
+        if reset:
+            longest = values.shape[1] if lengths is None else int(lengths.max())
+            self.patch_size_, self.patch_stride_ = _patching.resolve(
+                self.patch_size, self.patch_stride, longest
+            )
+        size = getattr(self, "patch_size_", 1)  # files of sklstm 0.1 lack them
+        stride = getattr(self, "patch_stride_", size)
+        if size > 1 and self.return_sequences:
+            raise ValueError(
+                f"return_sequences=True gives one output per time step, but with "
+                f"patch_size={size} the LSTM steps are patches. Set patch_size=None "
+                "(or 1) for per-step outputs."
+            )
+        if size > 1 and self.stateful and not reset:
+            if stride != size or values.shape[1] % size:
+                raise ValueError(
+                    f"stateful=True streams whole patches: each chunk needs a "
+                    f"multiple of patch_size={size} steps (got {values.shape[1]}) and "
+                    "patch_stride equal to patch_size."
+                )
+        values, lengths = _patching.patch(values, lengths, size, stride)
+        if reset:
+            self.lstm_steps_ = int(values.shape[1])
+        return values, lengths
+
+    def _network_input_size(self) -> int:
+        """Values per LSTM step: features per time step times the patch size."""
+        return int(self.input_size_) * int(getattr(self, "patch_size_", 1))
 
     def _check_tokens(self, values: np.ndarray, *, reset: bool) -> np.ndarray:
         if not np.array_equal(values, np.round(values)) or values.min() < 0:
@@ -411,7 +465,7 @@ class _BaseLSTM(BaseEstimator):
             else:
                 net = _build.build_net(
                     self,
-                    input_size=self.input_size_,
+                    input_size=self._network_input_size(),
                     output_size=self._n_outputs(),
                     criterion=self._criterion(train),
                     device=device,

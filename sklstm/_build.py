@@ -140,6 +140,8 @@ def module_params(est, input_size: int, output_size: int) -> dict:
         "return_sequences": bool(est.return_sequences),
         "vocab_size": getattr(est, "vocab_size_", None),
         "embedding_dim": None if est.embedding_dim is None else int(est.embedding_dim),
+        "gate_init": str(est.gate_init),
+        "timescale": getattr(est, "lstm_steps_", None),
     }
 
 

@@ -18,6 +18,41 @@ class _StepBatchNorm(nn.BatchNorm1d):
         return super().forward(x)
 
 
+def init_gates(lstm: nn.LSTM, how: str, timescale: int | None) -> None:
+    """Initialise the gate biases of ``lstm`` for long memory.
+
+    - ``"default"``: PyTorch's uniform initialisation.
+    - ``"forget_bias"``: forget-gate bias 1, so the cell state is kept by
+      default early in training (Jozefowicz, Zaremba and Sutskever, "An
+      Empirical Exploration of Recurrent Network Architectures", ICML 2015).
+    - ``"chrono"``: forget-gate bias ``log(u)``, ``u ~ U(1, T - 1)``, and
+      input-gate bias its negative, so the units' memory spans range up to
+      ``T = timescale`` steps (Tallec and Ollivier, "Can Recurrent Neural
+      Networks Warp Time?", ICLR 2018).
+
+    PyTorch's gate order is input, forget, cell, output; each layer has two
+    bias vectors (``bias_ih``, ``bias_hh``) that add up: the value is put in
+    ``bias_ih`` and the ``bias_hh`` slice is zeroed.
+    """
+    if how == "default":
+        return
+    h = lstm.hidden_size
+    with torch.no_grad():
+        for name, bias in lstm.named_parameters():
+            if not name.startswith("bias_"):
+                continue
+            own = name.startswith("bias_ih")
+            if how == "forget_bias":
+                bias[h : 2 * h] = 1.0 if own else 0.0
+            elif not own:
+                bias[: 2 * h] = 0.0
+            else:
+                top = max(float(timescale or 2) - 1.0, 1.0 + 1e-3)
+                forget = torch.log(torch.empty_like(bias[:h]).uniform_(1.0, top))
+                bias[h : 2 * h] = forget
+                bias[:h] = -forget
+
+
 class LSTMNetwork(nn.Module):
     """LSTM encoder with a dense head.
 
@@ -41,6 +76,8 @@ class LSTMNetwork(nn.Module):
         return_sequences: bool = False,
         vocab_size: int | None = None,
         embedding_dim: int | None = None,
+        gate_init: str = "default",
+        timescale: int | None = None,
     ) -> None:
         super().__init__()
         self.return_sequences = return_sequences
@@ -57,6 +94,7 @@ class LSTMNetwork(nn.Module):
             bidirectional=bidirectional,
             dropout=dropout if num_layers > 1 else 0.0,
         )
+        init_gates(self.lstm, gate_init, timescale)
         width = hidden_size * (2 if bidirectional else 1)
         if norm == "layer":
             self.norm = nn.LayerNorm(width)

@@ -486,7 +486,7 @@ def _rebuild_net(estimator: _BaseLSTM, weights: dict, device, seed, n_train, pat
     with torch.random.fork_rng(devices=cuda):  # leave the caller's RNG alone
         net = _build.build_net(
             estimator,
-            input_size=estimator.input_size_,
+            input_size=estimator._network_input_size(),
             output_size=k,
             criterion=estimator._criterion(stand_in),
             device=device,

@@ -54,6 +54,11 @@ def check_fitted(est, path) -> None:
     attrs = vars(est)
     for name in ("input_size_", "n_features_in_"):
         need(name, _int(attrs.get(name), 1), "a positive integer")
+    for name in ("patch_size_", "patch_stride_"):
+        if name in attrs:
+            need(name, _int(attrs[name], 1) and attrs[name] <= 2**20, "a positive int")
+    if attrs.get("lstm_steps_") is not None:
+        need("lstm_steps_", _int(attrs["lstm_steps_"], 1), "a positive integer")
     steps = attrs.get("n_timesteps_in_", "missing")
     need("n_timesteps_in_", steps is None or _int(steps, 1), "None or an integer")
     need(
@@ -182,7 +187,8 @@ def check_module_shapes(est, output_size: int, state: dict, path) -> None:
     """Every stored tensor has the name and shape the network will have
     (computed on the ``meta`` device: nothing is allocated)."""
     with torch.device("meta"):
-        module = LSTMNetwork(**_build.module_params(est, est.input_size_, output_size))
+        params = _build.module_params(est, est._network_input_size(), output_size)
+        module = LSTMNetwork(**params)
     expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
     stored = {k: tuple(v.shape) for k, v in state.items()}
     if expected != stored:
