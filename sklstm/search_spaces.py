@@ -10,6 +10,8 @@ from typing import Any
 from scipy.stats import loguniform, randint, uniform
 from sklearn.base import BaseEstimator
 
+from sklstm._patching import AUTO_LONGEST, AUTO_PATCHES
+
 DIMENSIONS = (
     "hidden_size",
     "num_layers",
@@ -19,6 +21,8 @@ DIMENSIONS = (
     "batch_size",
     "max_epochs",
 )
+# searched only for long sequences (n_timesteps above AUTO_LONGEST)
+OPTIONAL_DIMENSIONS = ("patch_size",)
 _KINDS = ("grid", "random", "bayes")
 _STEPS_PER_SEARCH = 3_000  # optimizer steps a candidate gets at a typical batch size
 _LONG_SEQUENCE = 200  # time steps from which the learning rate is kept lower
@@ -62,7 +66,10 @@ def search_space(
 
     n_timesteps : int or None, default=None
         Typical sequence length. From 200 steps on, the learning rate's upper
-        bound is lowered; ``None`` assumes short sequences.
+        bound is lowered; above 100 steps ``patch_size`` joins the space
+        (patches of consecutive steps, around the ``"auto"`` size: the
+        length / 32, from half of it to twice it, on a log scale). ``None``
+        assumes short sequences.
 
     estimator : {"classifier", "regressor"} or estimator, default="classifier"
         What the names are checked against: :class:`~sklstm.LSTMClassifier`,
@@ -71,7 +78,8 @@ def search_space(
         get the same ranges.
 
     include : iterable of str or None, default=None
-        Dimensions to return, by unprefixed name; ``None`` returns all seven.
+        Dimensions to return, by unprefixed name; ``None`` returns all seven
+        (eight with ``patch_size`` for long sequences).
 
     prefix : str, default=""
         Put in front of every name, to reach the LSTM inside a pipeline or
@@ -178,6 +186,14 @@ def search_space(
     n = _check_count(n_samples, "n_samples")
     steps = None if n_timesteps is None else _check_count(n_timesteps, "n_timesteps")
     names = _check_include(include)
+    patchable = steps is not None and steps > AUTO_LONGEST
+    if include is None and patchable:
+        names.append("patch_size")
+    if "patch_size" in names and not patchable:
+        raise ValueError(
+            f"patch_size is searched for long sequences: give n_timesteps above "
+            f"{AUTO_LONGEST} (got {n_timesteps})."
+        )
     ranges = _ranges(n, steps)
     build = {"grid": _grid, "random": _random, "bayes": _bayes}[kind]
     space = {prefix + name: build(name, ranges[name]) for name in names}
@@ -195,15 +211,16 @@ def _check_include(include: Iterable[str] | None) -> list[str]:
     if include is None:
         return list(DIMENSIONS)
     names = [include] if isinstance(include, str) else list(include)
-    unknown = [name for name in names if name not in DIMENSIONS]
+    known = DIMENSIONS + OPTIONAL_DIMENSIONS
+    unknown = [name for name in names if name not in known]
     if unknown:
         raise ValueError(
-            f"include names unknown dimensions {unknown}; choose from {DIMENSIONS} "
+            f"include names unknown dimensions {unknown}; choose from {known} "
             "(unprefixed)."
         )
     if not names:
         raise ValueError(f"include names no dimension; choose from {DIMENSIONS}.")
-    return [name for name in DIMENSIONS if name in names]
+    return [name for name in known if name in names]
 
 
 def _check_names(space: dict[str, Any], estimator: str | BaseEstimator) -> None:
@@ -250,7 +267,9 @@ def _ranges(n: int, n_timesteps: int | None) -> dict[str, tuple]:
     steps_per_epoch = math.ceil(n / math.sqrt(batch_low * batch))
     epochs = _clip(math.ceil(_STEPS_PER_SEARCH / steps_per_epoch), 10, 200)
     long = n_timesteps is not None and n_timesteps >= _LONG_SEQUENCE
+    patch = -(-n_timesteps // AUTO_PATCHES) if n_timesteps else 1
     return {
+        "patch_size": (max(2, patch // 2), max(4, 2 * patch), "log"),
         "hidden_size": (max(4, hidden // 16), hidden, "log"),
         "num_layers": (1, 3 if n >= 10_000 else 2),
         "dropout": (0.0, 0.5),
@@ -276,6 +295,8 @@ def _grid(name: str, bounds: tuple) -> list:
         return [ladder[0], ladder[len(ladder) // 2], ladder[-1]]
     if name == "batch_size":
         return [low, high]
+    if name == "patch_size":
+        return _ladder(low, high)
     fixed = {
         "num_layers": [1, 2],
         "dropout": [0.0, 0.3],
@@ -288,7 +309,7 @@ def _grid(name: str, bounds: tuple) -> list:
 
 def _random(name: str, bounds: tuple) -> Any:
     low, high = bounds[:2]
-    if name in ("hidden_size", "batch_size"):
+    if name in ("hidden_size", "batch_size", "patch_size"):
         # scipy has no integer log-uniform; RandomizedSearchCV draws list items
         # uniformly, which over a doubling ladder is a log-uniform draw
         return _ladder(low, high)
@@ -309,4 +330,4 @@ def _bayes(name: str, bounds: tuple) -> Any:
     return Real(low, high, prior=prior, name=name)
 
 
-__all__ = ["DIMENSIONS", "search_space"]
+__all__ = ["DIMENSIONS", "OPTIONAL_DIMENSIONS", "search_space"]

@@ -98,7 +98,7 @@ def test_wrong_prefix_is_caught():
 def test_every_key_is_a_valid_parameter_and_every_value_valid(kind, Est, n_samples):
     est = Est()
     space = search_space(kind, n_samples=n_samples, n_timesteps=300, estimator=est)
-    assert list(space) == list(DIMENSIONS)
+    assert list(space) == [*DIMENSIONS, "patch_size"]  # 300 steps: patches too
     assert set(space) <= set(est.get_params())
     for params in _candidates(kind, space):
         est.set_params(**params)._validate_params()  # the constraints fit checks
