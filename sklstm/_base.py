@@ -32,6 +32,8 @@ from sklstm._threads import auto_threads, torch_threads
 from sklstm._validation import LAYOUTS, check_sequences
 
 _MAX_VOCAB = 10_000_000
+# fitted attributes resolved from "auto" parameters for each fit
+_RESOLVED = ("batch_size_", "max_epochs_", "lr_scheduler_")
 _MAX_THREADS = 1024
 
 
@@ -73,7 +75,7 @@ class _BaseLSTM(BaseEstimator):
         ],
         "shuffle": ["boolean"],
         "bucket_by_length": ["boolean"],
-        "lr_scheduler": [StrOptions(_build.SCHEDULERS), None],
+        "lr_scheduler": [StrOptions(_build.SCHEDULERS | {"auto"}), None],
         "lr_scheduler_params": [dict, None],
         "gradient_clip": [Interval(Real, 0, None, closed="neither"), None],
         "gradient_clip_value": [Interval(Real, 0, None, closed="neither"), None],
@@ -113,7 +115,7 @@ class _BaseLSTM(BaseEstimator):
         patch_stride: int | None = None,
         gate_init: str = "forget_bias",
         optimizer: str | type = "adam",
-        lr: float = 1e-3,
+        lr: float = 5e-3,
         momentum: float = 0.9,
         weight_decay: float = 0.0,
         l1: float = 0.0,
@@ -121,9 +123,9 @@ class _BaseLSTM(BaseEstimator):
         max_epochs: int | str = "auto",
         shuffle: bool = True,
         bucket_by_length: bool = False,
-        lr_scheduler: str | None = None,
+        lr_scheduler: str | None = "auto",
         lr_scheduler_params: dict | None = None,
-        gradient_clip: float | None = None,
+        gradient_clip: float | None = 1.0,
         gradient_clip_value: float | None = None,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
@@ -419,11 +421,18 @@ class _BaseLSTM(BaseEstimator):
             data.weight = torch.from_numpy(sw.astype(np.float32))
         data.y = self._target_tensor(y_arr, sw, reset=not warm)
         key = None
+        resumed = False  # continuing a cached shorter fit of this same fit
         # early stopping is off under partial_fit (one epoch per call), as in
         # scikit-learn's MLP
         early = bool(self.early_stopping) and not incremental
         # "auto" sizes follow the rows that will train
         n_train = n - int(np.ceil(self.validation_fraction * n)) if early else n
+        # "auto": cosine annealing over a fit; a constant rate for partial_fit,
+        # whose calls have no end to anneal towards
+        auto_schedule = None if incremental else "cosine"
+        self.lr_scheduler_ = (
+            auto_schedule if self.lr_scheduler == "auto" else self.lr_scheduler
+        )
         self.batch_size_ = _build.resolve_batch_size(self.batch_size, n_train)
         self.max_epochs_ = _build.resolve_max_epochs(
             self.max_epochs, n_train, self.batch_size_
@@ -434,6 +443,7 @@ class _BaseLSTM(BaseEstimator):
             if not early:  # a stopped run cannot be continued
                 key = _cache.cache_key(self, data, y_arr)
                 warm, epochs = self._resume_from_cache(key)
+                resumed = warm
                 if warm and epochs == 0:
                     return self
 
@@ -458,7 +468,12 @@ class _BaseLSTM(BaseEstimator):
             if warm:
                 net = self.net_
                 _build.update_net(
-                    self, net, device, n_train=len(train), early_stopping=early
+                    self,
+                    net,
+                    device,
+                    n_train=len(train),
+                    early_stopping=early,
+                    incremental=incremental or resumed,
                 )
                 if not incremental:  # class weights follow this fit's labels
                     self._update_criterion(net, train)
@@ -544,7 +559,7 @@ class _BaseLSTM(BaseEstimator):
             return False, None
         params = self.get_params(deep=False)
         for name, value in vars(cached).items():
-            if name not in params and name not in ("batch_size_", "max_epochs_"):
+            if name not in params and name not in _RESOLVED:
                 setattr(self, name, value)
         done = len(self.history_)
         self.n_iter_ = 0

@@ -202,7 +202,10 @@ def _check_scheduler(policy: type, kwargs: dict, lr: float) -> None:
 
 def scheduler_callback(est, n_batches: int, monitor: str) -> ScheduleCallback | None:
     """The learning-rate schedule over ``max_epochs`` epochs, or None."""
-    if est.lr_scheduler is None:
+    schedule = getattr(est, "lr_scheduler_", est.lr_scheduler)
+    if schedule == "auto":  # a model loaded from a file: as in a fit
+        schedule = "cosine"
+    if schedule is None:
         return None
     epochs, lr = int(est.max_epochs_), float(est.lr)
     sched = torch.optim.lr_scheduler
@@ -216,17 +219,17 @@ def scheduler_callback(est, n_batches: int, monitor: str) -> ScheduleCallback | 
             {"max_lr": lr, "total_steps": epochs * n_batches},
         ),
     }
-    policy, kwargs = defaults[est.lr_scheduler]
+    policy, kwargs = defaults[schedule]
     kwargs.update(plain(dict(est.lr_scheduler_params or {})))
     _check_scheduler(policy, kwargs, lr)
     horizon = None  # steps after which the rate holds still (partial_fit past it)
-    if est.lr_scheduler == "cosine":
+    if schedule == "cosine":
         horizon = kwargs["T_max"]
-    elif est.lr_scheduler == "onecycle":
+    elif schedule == "onecycle":
         horizon = kwargs["total_steps"] - 1
-    if est.lr_scheduler == "plateau":
+    if schedule == "plateau":
         kwargs["monitor"] = monitor
-    step_every = "batch" if est.lr_scheduler == "onecycle" else "epoch"
+    step_every = "batch" if schedule == "onecycle" else "epoch"
     return ScheduleCallback(
         policy=policy, step_every=step_every, horizon=horizon, **kwargs
     )
@@ -349,19 +352,23 @@ def check_architecture(est, net: SequenceNet) -> None:
         )
 
 
-def update_net(est, net: SequenceNet, device: str, *, n_train: int, early_stopping):
+def update_net(
+    est, net: SequenceNet, device: str, *, n_train: int, early_stopping, incremental
+):
     """Apply the current parameters to a fitted net before more training.
 
     Architecture changes raise (see :func:`check_architecture`); optimizer
     settings, batch size, regularization and callbacks take effect from the
     next epoch. The optimizer state is kept unless the optimizer class
-    changes, and the learning-rate schedule carries on unless its settings
-    (or ``lr``) change.
+    changes. Under ``partial_fit`` the learning-rate schedule carries on
+    unless its settings (or ``lr``) change; a warm-started ``fit`` runs a
+    new schedule of ``max_epochs`` epochs from ``lr``.
     """
     check_architecture(est, net)
     params = _training_params(est, device)
-    # a rate the schedule has moved is kept unless lr itself was changed
-    new_lr = params["lr"] != net.lr
+    # partial_fit carries the rate (and schedule) on unless lr itself changed;
+    # a warm-started fit runs a new schedule from lr
+    new_lr = params["lr"] != net.lr or not incremental
     if params["optimizer"] is not net.optimizer:
         for key in [k for k in vars(net) if k.startswith("optimizer__")]:
             delattr(net, key)  # settings of the old optimizer class

@@ -77,12 +77,36 @@ data_format : {"channels_last", "channels_first"}, default="channels_last"
     transposed (one time step of many features, or far fewer steps than
     features) gets a warning naming this parameter.
 
+patch_size : int, "auto" or None, default="auto"
+    Read every ``patch_size`` consecutive time steps as one LSTM step of
+    ``patch_size * n_features`` values (the patching of PatchTST: Nie et
+    al., "A Time Series is Worth 64 Words", ICLR 2023), so long sequences
+    become short ones. ``"auto"`` patches sequences longer than 100 steps
+    into about 32 patches and leaves shorter ones alone; None (or 1) never
+    patches. A last partial patch is zero-filled; a ragged sequence's length
+    becomes its patch count. Not with ``return_sequences=True`` or token
+    ids. The value used is ``patch_size_``.
+
+patch_stride : int or None, default=None
+    Steps between the starts of two patches; None is ``patch_size``
+    (non-overlapping). A smaller stride makes patches overlap.
+
+gate_init : {"forget_bias", "chrono", "default"}, default="forget_bias"
+    Initial LSTM gate biases. ``"forget_bias"``: forget-gate bias 1
+    (Jozefowicz et al., ICML 2015), so cells keep their state early in
+    training; ``"chrono"``: forget-gate biases ``log(U(1, T - 1))`` for the
+    longest training sequence ``T`` (in LSTM steps) and input-gate biases
+    their negatives (Tallec and Ollivier, ICLR 2018), for long memory;
+    ``"default"``: PyTorch's uniform initialisation. Measured in
+    ``benchmarks/long_sequences.py``.
+
 optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, default="adam"
     Optimizer. A class is called as ``optimizer(params, lr=lr,
     weight_decay=weight_decay)``.
 
-lr : float, default=1e-3
-    Learning rate; search it on a log scale (1e-4 to 1e-1).
+lr : float, default=5e-3
+    Learning rate (the peak rate, under the default cosine schedule);
+    search it on a log scale (1e-4 to 1e-1).
 
 momentum : float, default=0.9
     Momentum for ``"sgd"`` and ``"rmsprop"``; ignored by the others.
@@ -120,22 +144,26 @@ bucket_by_length : bool, default=False
     With ``shuffle=False`` the rows are sorted by length within the same
     windows, in a fixed order.
 
-lr_scheduler : {"plateau", "cosine", "step", "onecycle", "exponential"} or None, \
-default=None
+lr_scheduler : {"auto", "plateau", "cosine", "step", "onecycle", "exponential"} \
+or None, default="auto"
     Learning-rate schedule: ``"plateau"`` halves the rate after 5 epochs
     without improvement of the validation loss (training loss without
     early stopping); ``"cosine"`` anneals to 0 over ``max_epochs``;
     ``"step"`` divides by 10 every third of the epochs; ``"exponential"``
     multiplies by 0.95 every epoch; ``"onecycle"`` warms up to ``lr`` and
-    anneals, stepping every batch. The rate of each epoch is recorded in
-    ``history_`` under ``"lr"``.
+    anneals, stepping every batch; None keeps ``lr``. ``"auto"`` is
+    ``"cosine"`` for ``fit`` and None for ``partial_fit`` (whose calls have
+    no end to anneal towards); the schedule used is ``lr_scheduler_``. The
+    rate of each epoch is recorded in ``history_`` under ``"lr"``.
 
 lr_scheduler_params : dict or None, default=None
     Keyword arguments overriding the scheduler's defaults, passed to the
     torch scheduler (e.g. ``{"gamma": 0.5}``).
 
-gradient_clip : float or None, default=None
-    Clip the global gradient norm to this value before each step.
+gradient_clip : float or None, default=1.0
+    Clip the global gradient norm to this value before each step (None:
+    no clipping). Clipping keeps the occasional exploding LSTM gradient
+    from undoing training.
 
 gradient_clip_value : float or None, default=None
     Clip each gradient element to ``[-value, value]`` before each step.
@@ -217,10 +245,11 @@ warm_start : bool, default=False
     Parameters changed with ``set_params`` since the last fit take effect
     (``lr``, ``optimizer``, ``weight_decay``, ``momentum``, ``l1``,
     ``dropout``, ``batch_size``, clipping, callbacks, early stopping); the
-    optimizer state is kept unless the optimizer changes, and the
-    learning-rate schedule carries on unless its settings change (N calls
-    of ``partial_fit`` follow the schedule of one fit of N epochs, holding
-    the final rate past ``max_epochs``). Changing an architecture parameter
+    optimizer state is kept unless the optimizer changes. A warm-started
+    ``fit`` runs a new learning-rate schedule of ``max_epochs`` epochs from
+    ``lr``; under ``partial_fit`` the schedule carries on unless its
+    settings change (N calls follow the schedule of one fit of N epochs,
+    holding the final rate past ``max_epochs``). Changing an architecture parameter
     (``hidden_size``, ``num_layers``, ``bidirectional``, ``head_units``,
     ``head_activation``, ``norm``, ``return_sequences``, ``embedding_dim``)
     raises a ``ValueError``: refit with ``warm_start=False``.
@@ -283,6 +312,16 @@ n_iter_ : int
 batch_size_, max_epochs_ : int
     The batch size and epoch count the last fit used (``"auto"`` resolved
     from the number of training rows).
+
+lr_scheduler_ : str or None
+    The learning-rate schedule the last fit used (``"auto"`` resolved).
+
+patch_size_, patch_stride_ : int
+    The patching used (1: none; ``"auto"`` resolved from the longest
+    training sequence).
+
+lstm_steps_ : int
+    The longest training sequence in LSTM steps (patches, with patching).
 
 best_epoch_ : int
     Epoch whose weights the model holds (the best one with early stopping).

@@ -165,14 +165,17 @@ def test_early_stopping_on_any_monitor(monitor, clf_data):
 def test_lr_scheduler_callback_steps_the_rate(reg_data):
     X, y = reg_data
     cb = LRScheduler(policy="StepLR", step_size=1, gamma=0.5)
-    reg = LSTMRegressor(**{**FAST, "lr": 0.01}, callbacks=[cb]).fit(X, y)
+    reg = LSTMRegressor(**{**FAST, "lr": 0.01}, lr_scheduler=None, callbacks=[cb])
+    reg.fit(X, y)
     np.testing.assert_allclose(reg.history_[:, "lr"], [0.01, 0.005, 0.0025])
 
 
 def test_batch_lr_scheduler_sees_every_batch(reg_data):
     X, y = reg_data
     cb = LRScheduler(policy="StepLR", step_size=1, gamma=0.5, step_every="batch")
-    reg = LSTMRegressor(**{**FAST, "lr": 1.0, "max_epochs": 2}, callbacks=[cb])
+    reg = LSTMRegressor(
+        **{**FAST, "lr": 1.0, "max_epochs": 2}, lr_scheduler=None, callbacks=[cb]
+    )
     reg.fit(X, y)
     assert reg.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.5**8)
 

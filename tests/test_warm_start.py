@@ -6,7 +6,13 @@ import torch
 
 from sklstm import LSTMClassifier, LSTMRegressor
 
-FAST = {"hidden_size": 8, "max_epochs": 3, "batch_size": 16, "random_state": 0}
+FAST = {
+    "hidden_size": 8,
+    "max_epochs": 3,
+    "batch_size": 16,
+    "random_state": 0,
+    "lr_scheduler": None,
+}
 
 
 def _groups(est):
@@ -103,7 +109,7 @@ def test_partial_fit_follows_the_schedule_of_one_fit(policy, params, reg_data):
 @pytest.mark.parametrize("policy", ["cosine", "onecycle"])
 def test_partial_fit_past_the_schedule_holds_the_final_rate(policy, reg_data):
     X, y = reg_data
-    est = LSTMRegressor(**{**FAST, "max_epochs": 2, "lr": 0.01}, lr_scheduler=policy)
+    est = LSTMRegressor(**{**FAST, "max_epochs": 2, "lr": 0.01, "lr_scheduler": policy})
     for _ in range(5):
         est.partial_fit(X, y)  # no "Tried to step" error, no restart
     lrs = est.history_[:, "lr"]
@@ -112,7 +118,7 @@ def test_partial_fit_past_the_schedule_holds_the_final_rate(policy, reg_data):
 
 def test_changed_schedule_starts_from_the_current_rate(reg_data):
     X, y = reg_data
-    est = LSTMRegressor(**{**FAST, "lr": 0.01}, lr_scheduler="step").fit(X, y)
+    est = LSTMRegressor(**{**FAST, "lr": 0.01, "lr_scheduler": "step"}).fit(X, y)
     est.set_params(lr_scheduler_params={"step_size": 1, "gamma": 0.5})
     est.set_params(lr=0.02).partial_fit(X, y).partial_fit(X, y)
     assert est.history_[-2:, "lr"] == pytest.approx([0.02, 0.01])
