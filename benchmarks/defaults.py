@@ -7,7 +7,8 @@ For each data set (bundled with aeon, read as aeon holds them: channels
 first, hence ``data_format="channels_first"``; digits from scikit-learn, rows
 as time steps) it fits ``SequenceScaler`` + ``LSTMClassifier`` with:
 
-- ``0.1.0 defaults``: ``batch_size=64, max_epochs=50`` (the old fixed values);
+- ``0.1.0 defaults``: the values sklstm 0.1.0 used (batch 64, 50 epochs,
+  ``lr=1e-3`` constant, no clipping, PyTorch's gate initialisation);
 - ``defaults``: ``LSTMClassifier()`` as it is now;
 - ``tuned plain``: a hand-tuned plain configuration (64 units, lr 1e-2, batch
   16, 100 epochs, cosine schedule, gradient clipping at 1).
@@ -32,7 +33,15 @@ from sklstm import LSTMClassifier  # noqa: E402
 from sklstm.preprocessing import SequenceScaler  # noqa: E402
 
 CONFIGS = {
-    "0.1.0 defaults": {"batch_size": 64, "max_epochs": 50},
+    "0.1.0 defaults": {
+        "batch_size": 64,
+        "max_epochs": 50,
+        "lr": 1e-3,
+        "lr_scheduler": None,
+        "gradient_clip": None,
+        "gate_init": "default",
+        "patch_size": None,
+    },
     "defaults": {},
     "tuned plain": {
         "hidden_size": 64,

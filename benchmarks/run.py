@@ -53,6 +53,9 @@ def sklstm_est(H, L, bs, epochs, device):
         device=device,
         random_state=0,
         scale_target=False,
+        # the same work as the minimal loop: no clipping, a constant rate
+        gradient_clip=None,
+        lr_scheduler=None,
     )
 
 
