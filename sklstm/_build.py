@@ -111,6 +111,11 @@ def fused_supported(cls: type, device_type: str) -> bool:
     return True
 
 
+@functools.cache
+def _init_parameters(cls: type) -> frozenset:
+    return frozenset(inspect.signature(cls.__init__).parameters)
+
+
 def head_units(value) -> tuple[int, ...]:
     """``head_units`` as a tuple of ints (an int is one layer)."""
     units = (value,) if isinstance(value, Integral) else tuple(value)
@@ -164,8 +169,7 @@ def optimizer_spec(est, device: str) -> tuple[type, dict]:
             )
             + "; use 'adam', 'adamw', 'sgd' or 'rmsprop'."
         )
-    accepted = inspect.signature(cls.__init__).parameters
-    if "weight_decay" not in accepted:
+    if "weight_decay" not in _init_parameters(cls):
         if est.weight_decay:
             raise ValueError(
                 f"optimizer={cls.__name__} takes no weight_decay; set "
@@ -369,7 +373,11 @@ def update_net(
     # partial_fit carries the rate (and schedule) on unless lr itself changed;
     # a warm-started fit runs a new schedule from lr
     new_lr = params["lr"] != net.lr or not incremental
-    if params["optimizer"] is not net.optimizer:
+    # decay splits the parameters in two groups (matrices; biases and scales)
+    layout = bool(params.get("optimizer__weight_decay"))
+    if params["optimizer"] is not net.optimizer or layout != (
+        len(net.optimizer_.param_groups) > 1
+    ):
         for key in [k for k in vars(net) if k.startswith("optimizer__")]:
             delattr(net, key)  # settings of the old optimizer class
         for key, value in params.items():

@@ -245,7 +245,9 @@ warm_start : bool, default=False
     Parameters changed with ``set_params`` since the last fit take effect
     (``lr``, ``optimizer``, ``weight_decay``, ``momentum``, ``l1``,
     ``dropout``, ``batch_size``, clipping, callbacks, early stopping); the
-    optimizer state is kept unless the optimizer changes. A warm-started
+    optimizer state is kept unless the optimizer changes (or
+    ``weight_decay`` turns from 0 to positive or back, which regroups the
+    parameters). A warm-started
     ``fit`` runs a new learning-rate schedule of ``max_epochs`` epochs from
     ``lr``; under ``partial_fit`` the schedule carries on unless its
     settings change (N calls follow the schedule of one fit of N epochs,

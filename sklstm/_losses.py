@@ -30,6 +30,8 @@ class RegressionLoss(nn.Module):
             loss = F.l1_loss(pred, target, reduction="none")
         else:
             loss = F.huber_loss(pred, target, reduction="none", delta=self.delta)
+        if loss.dim() == len(shape):  # one output: nothing to average
+            return loss
         return loss.reshape(*shape, -1).mean(dim=-1)
 
     @staticmethod

@@ -134,6 +134,8 @@ class LSTMNetwork(nn.Module):
             return out, (h_n, c_n)
         directions = 2 if self.lstm.bidirectional else 1
         # last layer's forward (and backward) final states, side by side
+        if directions == 1:
+            return h_n[-1], (h_n, c_n)
         summary = torch.cat(list(h_n[-directions:]), dim=-1)
         return summary, (h_n, c_n)
 
@@ -141,11 +143,19 @@ class LSTMNetwork(nn.Module):
         self, x: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> torch.Tensor:
         summary, _ = self.encode(x, lengths)
-        return self.head(self.norm(summary))
+        return self._head(self.norm(summary))
 
     def forward_stream(
         self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Outputs for the next chunk of each stream, starting from ``state``."""
         summary, state = self.encode(x, None, state)
-        return self.head(self.norm(summary)), state
+        return self._head(self.norm(summary)), state
+
+    def _head(self, x: torch.Tensor) -> torch.Tensor:
+        dropout, *layers = self.head
+        if dropout.p > 0:  # a dropout of 0 would still copy in training
+            x = dropout(x)
+        for layer in layers:
+            x = layer(x)
+        return x

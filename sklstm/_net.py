@@ -52,6 +52,18 @@ def _listens(cb: Callback, hook: str) -> bool:
     return getattr(type(cb), hook) is not getattr(Callback, hook)
 
 
+def seed_torch(seed: int, cuda: list[int]) -> None:
+    """Seed the CPU generator and those of the ``cuda`` devices.
+
+    Not ``torch.manual_seed``: on a CPU-only machine it queues lazy seeding
+    calls for CUDA and other backends, recording a stack trace each time
+    (about 1 ms per call, which a small model's epoch notices).
+    """
+    torch.default_generator.manual_seed(seed)
+    for index in cuda:
+        torch.cuda.default_generators[index].manual_seed(seed)
+
+
 def softmax_last(x: torch.Tensor) -> torch.Tensor:
     """Class probabilities over the last axis (``predict_nonlinearity``)."""
     return torch.softmax(x, dim=-1)
@@ -159,7 +171,7 @@ class SequenceNet(NeuralNet):
 
     # ----------------------------------------------------------------- steps
     def infer(self, x, **fit_params) -> torch.Tensor:
-        if isinstance(x, Mapping):
+        if type(x) is dict or isinstance(x, Mapping):
             return self.module_(x["x"], x.get("lengths"))
         return self.module_(x)
 
@@ -171,7 +183,7 @@ class SequenceNet(NeuralNet):
         if not isinstance(y_true, torch.Tensor):
             y_true = to_tensor(y_true, device=self.device)
         loss = self.criterion_(y_pred, y_true)
-        inputs = X if isinstance(X, Mapping) else {}
+        inputs = X if type(X) is dict or isinstance(X, Mapping) else {}
         if loss.dim() == 2:  # one loss per step: average the real steps
             lengths = inputs.get("lengths")
             if lengths is None:
@@ -187,8 +199,11 @@ class SequenceNet(NeuralNet):
 
     def get_params_for_optimizer(self, prefix, named_parameters):
         # weight decay, like l1, shrinks weight matrices only: biases and
-        # normalization scales (1-D) go in a group of their own without it
+        # normalization scales (1-D) go in a group of their own without it.
+        # Without decay one group is kept: each group costs a kernel per step
         args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
+        if not kwargs.get("weight_decay"):
+            return args, kwargs
         groups = []
         for group in args[0]:
             params = group["params"]
@@ -229,15 +244,10 @@ class SequenceNet(NeuralNet):
     def train_step(self, batch: Batch, **fit_params) -> dict:
         if self.grad_listeners_:  # skorch's step notifies on_grad_computed
             return super().train_step(batch, **fit_params)
-        step: dict = {}
-        optimizer = self.optimizer_
-
-        def closure() -> torch.Tensor:
-            optimizer.zero_grad(set_to_none=True)
-            step.update(self.train_step_single(batch, **fit_params))
-            return step["loss"]
-
-        optimizer.step(closure)
+        # no closure: the supported optimizers evaluate the loss once per step
+        self.optimizer_.zero_grad(set_to_none=True)
+        step = self.train_step_single(batch, **fit_params)
+        self.optimizer_.step()
         return step
 
     def validation_step(self, batch: Batch, **fit_params) -> dict:
@@ -300,7 +310,7 @@ class SequenceNet(NeuralNet):
         device = torch.device(self.device)
         cuda = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):
-            torch.manual_seed(self.seed + len(self.history))
+            seed_torch(self.seed + len(self.history), cuda)
             yield
 
     def _run_epoch_quietly(self, iterator, prefix, step_fn, **fit_params) -> None:
@@ -308,7 +318,7 @@ class SequenceNet(NeuralNet):
         losses, sizes = [], []
         for batch in iterator:
             step = step_fn(batch, **fit_params)
-            losses.append(step["loss"].detach())
+            losses.append(step["loss"])  # detached by the step
             sizes.append(len(batch[0]["x"]))
         values = torch.stack(losses).tolist() if losses else []  # one host sync
         history = self.history

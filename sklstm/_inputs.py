@@ -1,0 +1,203 @@
+"""Input checks of the LSTM estimators: sequences, token ids, patches, targets.
+
+A mixin of ``_BaseLSTM``: it reads the estimator's parameters and records
+what ``fit`` learns about the input (``input_size_``, ``vocab_size_``,
+``patch_size_``, ...); the data contract itself is ``sklstm._validation``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+from sklstm import _patching
+from sklstm._data import SequenceDataset, is_sequence_list
+from sklstm._validation import check_sequences
+
+_MAX_VOCAB = 10_000_000
+
+
+class SequenceInputMixin:
+    """Validation of ``X`` and ``y`` for the sklstm estimators."""
+
+    def _check_X(self, X, *, reset: bool) -> SequenceDataset:
+        """Validate ``X`` into tensors; on ``reset`` record the input's shape."""
+        tokens = self.embedding_dim is not None
+        if reset and not tokens and _looks_like_token_ids(X):
+            warnings.warn(
+                "X is a list of integer sequences, read here as float magnitudes. "
+                "If they are token ids (e.g. TextSequencer output), set "
+                "embedding_dim (say 32) so that each id gets an embedding vector.",
+                UserWarning,
+                stacklevel=4,
+            )
+        dtype = np.int64 if tokens else np.float32
+        # token ids are free-length text, never fixed columns; a stateful model
+        # streams chunks of any length
+        free = tokens or (self.stateful and not reset)
+        values, lengths, _ = check_sequences(
+            self, X, reset=reset, free_length=free, data_format=self.data_format
+        )
+        if tokens:
+            if self.patch_size not in ("auto", None, 1):
+                raise ValueError(
+                    "patch_size applies to numeric sequences; token ids (with "
+                    "embedding_dim) are not patched. Set patch_size=None."
+                )
+            values = self._check_tokens(values, reset=reset)
+            if reset:
+                self.patch_size_, self.patch_stride_ = 1, 1
+                self.lstm_steps_ = int(values.shape[1])
+            if values.ndim == 3:
+                raise ValueError(
+                    "With embedding_dim set, X holds token ids: give 2D "
+                    "(n_samples, n_timesteps) or a list of 1D id sequences."
+                )
+            if lengths is None and values.size:
+                lengths = _token_lengths(values)
+        else:
+            if values.dtype == np.float64 and values.size:
+                top = max(values.max(), -values.min())  # no temporary copy
+                if top > np.finfo(np.float32).max:
+                    raise ValueError(
+                        f"X holds values up to {top:.3g}, beyond float32 (the "
+                        "precision sklstm computes in); rescale X, e.g. with "
+                        "sklstm.preprocessing.SequenceScaler."
+                    )
+            if values.ndim == 2:
+                values = values[:, :, None]
+            values, lengths = self._patch(values, lengths, reset=reset)
+        X_t = torch.from_numpy(np.require(values, dtype=dtype, requirements=["C", "W"]))
+        return SequenceDataset(
+            X_t, None if lengths is None else torch.from_numpy(lengths)
+        )
+
+    def _patch(self, values: np.ndarray, lengths, *, reset: bool):
+        """Read ``(n, T, F)`` values as patches (``patch_size``), recording the
+        patching and the longest sequence the LSTM sees on ``reset``."""
+        if reset:
+            longest = values.shape[1] if lengths is None else int(lengths.max())
+            self.patch_size_, self.patch_stride_ = _patching.resolve(
+                self.patch_size, self.patch_stride, longest
+            )
+        size = getattr(self, "patch_size_", 1)  # files of sklstm 0.1 lack them
+        stride = getattr(self, "patch_stride_", size)
+        if size > 1 and self.return_sequences:
+            raise ValueError(
+                f"return_sequences=True gives one output per time step, but with "
+                f"patch_size={size} the LSTM steps are patches. Set patch_size=None "
+                "(or 1) for per-step outputs."
+            )
+        if size > 1 and self.stateful and not reset:
+            if stride != size or values.shape[1] % size:
+                raise ValueError(
+                    f"stateful=True streams whole patches: each chunk needs a "
+                    f"multiple of patch_size={size} steps (got {values.shape[1]}) and "
+                    "patch_stride equal to patch_size."
+                )
+        values, lengths = _patching.patch(values, lengths, size, stride)
+        if reset:
+            self.lstm_steps_ = int(values.shape[1])
+        return values, lengths
+
+    def _network_input_size(self) -> int:
+        """Values per LSTM step: features per time step times the patch size."""
+        return int(self.input_size_) * int(getattr(self, "patch_size_", 1))
+
+    def _check_tokens(self, values: np.ndarray, *, reset: bool) -> np.ndarray:
+        if not np.array_equal(values, np.round(values)) or values.min() < 0:
+            raise ValueError(
+                "With embedding_dim set, X must hold non-negative integer token ids "
+                "(0 is padding); use sklstm.preprocessing.TextSequencer for text."
+            )
+        top = int(values.max())
+        limit = _MAX_VOCAB if self.vocab_size is None else int(self.vocab_size)
+        if reset:
+            if top >= limit:
+                raise ValueError(
+                    f"X holds token id {top}; ids must be below {limit:,} "
+                    + (
+                        "(each id gets an embedding row). Map tokens to dense ids, "
+                        "e.g. with sklstm.preprocessing.TextSequencer."
+                        if self.vocab_size is None
+                        else "(vocab_size). Raise vocab_size or map rare tokens to "
+                        "an out-of-vocabulary id."
+                    )
+                )
+            self.vocab_size_ = top + 1 if self.vocab_size is None else limit
+        elif top >= self.vocab_size_:
+            raise ValueError(
+                f"X holds token id {top}, but the model's vocabulary has "
+                f"{self.vocab_size_} ids; map unknown tokens to an "
+                "out-of-vocabulary id, or set vocab_size to the size of the whole "
+                "vocabulary (so every cross-validation fold knows every id)."
+            )
+        return values
+
+    def _check_y_present(self, y) -> None:
+        if y is None:
+            raise ValueError(
+                f"This {type(self).__name__} estimator requires y to be passed, "
+                "but the target y is None."
+            )
+        values = y if isinstance(y, np.ndarray) else np.asarray(y, dtype=object)
+        if values.dtype == object and any(v is None for v in values.ravel()):
+            raise ValueError(
+                "y contains None; every sample needs a target. Drop the unlabelled "
+                "rows (or give them a value of their own)."
+            )
+
+    def _check_length(self, data: SequenceDataset, y: np.ndarray) -> None:
+        """Per-step targets must match the sequences (sample counts are checked
+        in ``_fit``, before the labels are read)."""
+        if self.return_sequences and (y.ndim < 2 or y.shape[1] != data.X.shape[1]):
+            raise ValueError(
+                "With return_sequences=True, y needs one target per time step: "
+                f"shape (n_samples, {data.X.shape[1]}[, n_outputs]) (padded to the "
+                f"longest sequence), got {y.shape}."
+            )
+
+    def _check_combinations(self, *, incremental: bool) -> None:
+        """Parameters that are valid alone but not together."""
+        if self.stateful and self.bidirectional:
+            raise ValueError(
+                "stateful=True cannot be combined with bidirectional=True: a "
+                "backward pass needs the end of the stream, which a chunk does not "
+                "have. Use bidirectional=False to stream."
+            )
+        if self.freeze and self.init_from is None:
+            raise ValueError(
+                "freeze only applies to pretrained layers: set init_from to a "
+                "fitted model (or its file), or use freeze=False."
+            )
+        if incremental and getattr(self, "class_weight", None) == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: one chunk "
+                "does not show the class frequencies. Compute them on all labels "
+                "(sklearn.utils.class_weight.compute_class_weight) and pass a dict."
+            )
+        if self.norm == "batch" and self.batch_size != "auto" and self.batch_size < 2:
+            raise ValueError(
+                "norm='batch' needs batches of at least 2 samples; use batch_size >= 2 "
+                "or norm='layer'."
+            )
+
+
+def _looks_like_token_ids(X) -> bool:
+    """A list of 1D integer arrays: what TextSequencer produces."""
+    if not is_sequence_list(X):
+        return False
+    return all(
+        getattr(x, "ndim", 0) == 1 and np.asarray(x).dtype.kind in "iu" for x in X
+    )
+
+
+def _token_lengths(values: np.ndarray) -> np.ndarray | None:
+    """Lengths of 2D token rows whose trailing zeros are padding (None: no
+    padding). A row of padding only keeps one step."""
+    nonzero = values != 0
+    last = values.shape[1] - np.argmax(nonzero[:, ::-1], axis=1)
+    lengths = np.where(nonzero.any(axis=1), last, 1).astype(np.int64)
+    return None if (lengths == values.shape[1]).all() else lengths
