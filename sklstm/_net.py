@@ -149,6 +149,14 @@ class SequenceNet(NeuralNet):
             x = x.float()
             if x.dim() == 2:
                 x = x.unsqueeze(-1)
+            width = self.module_.lstm.input_size
+            if x.dim() != 3 or x.shape[-1] != width:
+                raise ValueError(
+                    f"net_ takes the network's own input, {width} values per step, "
+                    f"got shape {tuple(x.shape)}: with patch_size (or data_format) "
+                    "the estimator reshapes X first. Use the estimator's predict, or "
+                    "pass X as the estimator would give it."
+                )
         if y is not None and not isinstance(y, torch.Tensor):
             y = torch.as_tensor(np.asarray(y))
         return SequenceDataset(x, None, y)

@@ -145,3 +145,15 @@ def test_search_space_offers_patch_sizes_for_long_sequences():
     assert "patch_size" not in search_space("grid", n_samples=50, n_timesteps=50)
     with pytest.raises(ValueError, match="n_timesteps above 100"):
         search_space("grid", n_samples=50, include=["patch_size"])
+
+
+def test_net_predict_names_its_input_for_a_patched_model():
+    X, y = _long()
+    est = LSTMRegressor(**FAST, patch_size=5).fit(X, y)
+    with pytest.raises(ValueError, match="network's own input, 10 values"):
+        est.net_.predict(X)
+    patched, _ = patch(X, None, 5, 5)
+    scaled = est.net_.predict(patched)
+    np.testing.assert_allclose(
+        scaled * est.y_scale_[0] + est.y_mean_[0], est.predict(X), 1e-5
+    )
