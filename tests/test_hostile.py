@@ -632,7 +632,7 @@ _HEAD_UNITS = st.one_of(
         st.lists(st.integers(1, 4), max_size=2),
         st.lists(_BAD_UNIT, min_size=1, max_size=2),
     ).flatmap(lambda parts: st.permutations(parts[0] + parts[1]).map(tuple)),
-    st.integers(),
+    st.integers(max_value=0),  # a positive int is one hidden layer
     LETTERS,
 )
 _CUDA_NAMES = ["cuda", "cuda:0", "cuda:3"] if not torch.cuda.is_available() else []
@@ -659,7 +659,9 @@ BAD_PARAMS = {
     "head_activation": _not_in({"relu", "tanh", "gelu", "elu"}),
     "norm": _not_in({"layer", "batch"}),
     "optimizer": _not_in({"adam", "adamw", "sgd", "rmsprop"}) | st.integers(),
-    "lr_scheduler": _not_in({"plateau", "cosine", "step", "onecycle", "exponential"}),
+    "lr_scheduler": _not_in(
+        {"auto", "plateau", "cosine", "step", "onecycle", "exponential"}
+    ),
     "lr_scheduler_params": st.one_of(LETTERS, st.integers(), st.lists(st.integers())),
     "validation_split": _not_in({"auto", "last", "random", "stratified"}),
     "device": st.one_of(
@@ -680,6 +682,13 @@ BAD_PARAMS = {
     "callbacks": st.one_of(LETTERS, st.integers(), st.dictionaries(LETTERS, LETTERS)),
     "tensorboard_dir": st.one_of(st.integers(), st.floats()),
     "init_from": st.one_of(st.integers(), st.floats()),
+    "vocab_size": st.one_of(
+        st.integers(max_value=1), st.integers(min_value=10**7 + 1), LETTERS
+    ),
+    "data_format": _not_in({"channels_last", "channels_first"}),
+    "patch_size": st.one_of(st.integers(max_value=0), _not_in({"auto"}), _NAN_INF),
+    "patch_stride": st.one_of(st.integers(max_value=0), LETTERS),
+    "gate_init": _not_in({"default", "forget_bias", "chrono"}),
 }
 BAD_PARAMS_BY_EST = {
     "reg": {
