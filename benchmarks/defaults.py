@@ -19,7 +19,6 @@ seconds, as a Markdown table.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -28,7 +27,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.pipeline import make_pipeline
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).parent)]
+from accuracy_table import TUNED_PLAIN, run_and_print  # noqa: E402
+
 from sklstm import LSTMClassifier  # noqa: E402
 from sklstm.preprocessing import SequenceScaler  # noqa: E402
 
@@ -43,14 +44,7 @@ CONFIGS = {
         "patch_size": None,
     },
     "defaults": {},
-    "tuned plain": {
-        "hidden_size": 64,
-        "lr": 1e-2,
-        "batch_size": 16,
-        "max_epochs": 100,
-        "lr_scheduler": "cosine",
-        "gradient_clip": 1.0,
-    },
+    "tuned plain": TUNED_PLAIN,
 }
 
 
@@ -101,31 +95,16 @@ def run(name: str, seeds: int) -> list[dict]:
         rows.append(
             {
                 "data": f"{name} (n={n})",
-                "config": config,
+                "label": config,
                 "accuracy": statistics.mean(accs),
                 "spread": max(accs) - min(accs),
                 "fit_s": statistics.mean(secs),
-                "chosen": chosen,
+                "note": chosen,
             }
         )
         print(rows[-1], file=sys.stderr, flush=True)
     return rows
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--only", nargs="*", default=list(DATASETS))
-    args = parser.parse_args(argv)
-    rows = [row for name in args.only for row in run(name, args.seeds)]
-    print("| data set | configuration | test accuracy | spread | fit s | used |")
-    print("|---|---|---|---|---|---|")
-    for r in rows:
-        print(
-            f"| {r['data']} | {r['config']} | {r['accuracy']:.3f} | "
-            f"{r['spread']:.3f} | {r['fit_s']:.1f} | {r['chosen']} |"
-        )
-
-
 if __name__ == "__main__":
-    main()
+    run_and_print(__doc__, list(DATASETS), run, "configuration")

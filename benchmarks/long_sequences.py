@@ -20,7 +20,6 @@ Every LSTM is a ``SequenceScaler`` + ``LSTMClassifier`` pipeline.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -29,18 +28,13 @@ from pathlib import Path
 import numpy as np
 from sklearn.pipeline import make_pipeline
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).parent)]
+from accuracy_table import TUNED_PLAIN, run_and_print  # noqa: E402
+
 from sklstm import LSTMClassifier  # noqa: E402
 from sklstm.preprocessing import SequenceScaler  # noqa: E402
 
-PLAIN = {
-    "hidden_size": 64,
-    "lr": 1e-2,
-    "batch_size": 16,
-    "max_epochs": 100,
-    "lr_scheduler": "cosine",
-    "gradient_clip": 1.0,
-}
+PLAIN = TUNED_PLAIN
 LSTMS = {
     "plain": {**PLAIN, "patch_size": None, "gate_init": "default"},
     "patched, default init": {**PLAIN, "gate_init": "default"},
@@ -89,11 +83,11 @@ def run(name: str, seeds: int) -> list[dict]:
         rows.append(
             {
                 "data": name,
-                "model": f"LSTM {config}",
+                "label": f"LSTM {config}",
                 "accuracy": statistics.mean(accs),
                 "spread": max(accs) - min(accs),
                 "fit_s": statistics.mean(secs),
-                "used": used,
+                "note": used,
             }
         )
         print(rows[-1], file=sys.stderr, flush=True)
@@ -102,31 +96,16 @@ def run(name: str, seeds: int) -> list[dict]:
         rows.append(
             {
                 "data": name,
-                "model": f"1-NN {distance}",
+                "label": f"1-NN {distance}",
                 "accuracy": accuracy,
                 "spread": 0.0,
                 "fit_s": seconds,
-                "used": "fit + predict",
+                "note": "fit + predict",
             }
         )
         print(rows[-1], file=sys.stderr, flush=True)
     return rows
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--only", nargs="*", default=["GunPoint", "OSULeaf"])
-    args = parser.parse_args(argv)
-    rows = [row for name in args.only for row in run(name, args.seeds)]
-    print("| data set | model | test accuracy | spread | fit s | note |")
-    print("|---|---|---|---|---|---|")
-    for r in rows:
-        print(
-            f"| {r['data']} | {r['model']} | {r['accuracy']:.3f} | "
-            f"{r['spread']:.3f} | {r['fit_s']:.1f} | {r['used']} |"
-        )
-
-
 if __name__ == "__main__":
-    main()
+    run_and_print(__doc__, ["GunPoint", "OSULeaf"], run, "model")
