@@ -18,10 +18,10 @@ from skorch.helper import predefined_split
 
 from sklstm import _build, _cache
 from sklstm._data import SequenceDataset
-from sklstm._inputs import SequenceInputMixin
+from sklstm._inputs import MAX_VOCAB, SequenceInputMixin
 from sklstm._interrupt import watch_sigint
 from sklstm._module import _ACTIVATIONS, LSTMNetwork
-from sklstm._net import SequenceNet, TrainingDivergedError, seed_torch
+from sklstm._net import SequenceNet, TrainingDivergedError, cuda_indices, seed_torch
 from sklstm._sklearn_private import (
     HasMethods,
     Interval,
@@ -32,7 +32,6 @@ from sklstm._sklearn_private import (
 from sklstm._threads import auto_threads, torch_threads
 from sklstm._validation import LAYOUTS
 
-_MAX_VOCAB = 10_000_000
 # fitted attributes resolved from "auto" parameters for each fit
 _RESOLVED = ("batch_size_", "max_epochs_", "lr_scheduler_")
 _MAX_THREADS = 1024
@@ -52,7 +51,7 @@ class _BaseLSTM(SequenceInputMixin, BaseEstimator):
         "return_sequences": ["boolean"],
         "stateful": ["boolean"],
         "embedding_dim": [Interval(Integral, 1, None, closed="left"), None],
-        "vocab_size": [Interval(Integral, 2, _MAX_VOCAB, closed="both"), None],
+        "vocab_size": [Interval(Integral, 2, MAX_VOCAB, closed="both"), None],
         "data_format": [StrOptions(set(LAYOUTS))],
         "patch_size": [
             Interval(Integral, 1, None, closed="left"),
@@ -300,7 +299,7 @@ class _BaseLSTM(SequenceInputMixin, BaseEstimator):
             )
         train, valid = train.to(device), valid.to(device) if valid is not None else None
 
-        cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
+        cuda = cuda_indices(device)
         with torch_threads(self._n_threads()), torch.random.fork_rng(devices=cuda):
             seed_torch(seed, cuda)
             if warm:

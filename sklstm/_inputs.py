@@ -16,7 +16,7 @@ from sklstm import _patching
 from sklstm._data import SequenceDataset, is_sequence_list
 from sklstm._validation import check_sequences
 
-_MAX_VOCAB = 10_000_000
+MAX_VOCAB = 10_000_000  # ids get an embedding row each: a bound on memory
 
 
 class SequenceInputMixin:
@@ -113,7 +113,7 @@ class SequenceInputMixin:
                 "(0 is padding); use sklstm.preprocessing.TextSequencer for text."
             )
         top = int(values.max())
-        limit = _MAX_VOCAB if self.vocab_size is None else int(self.vocab_size)
+        limit = MAX_VOCAB if self.vocab_size is None else int(self.vocab_size)
         if reset:
             if top >= limit:
                 raise ValueError(

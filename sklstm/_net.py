@@ -37,7 +37,6 @@ from sklstm._callbacks import EpochLog, to_stderr
 from sklstm._data import Batch, BatchIterator, SequenceDataset
 
 _BATCH_HOOKS = ("on_batch_begin", "on_batch_end")
-_TASKS = ("regression", "classification", "multilabel")
 
 
 class TrainingDivergedError(ValueError):
@@ -50,6 +49,13 @@ class TrainingDivergedError(ValueError):
 
 def _listens(cb: Callback, hook: str) -> bool:
     return getattr(type(cb), hook) is not getattr(Callback, hook)
+
+
+def cuda_indices(device) -> list[int]:
+    """The CUDA device indices ``device`` names (``[]`` for the CPU), for
+    ``torch.random.fork_rng`` and :func:`seed_torch`."""
+    parsed = torch.device(device)
+    return [parsed.index or 0] if parsed.type == "cuda" else []
 
 
 def seed_torch(seed: int, cuda: list[int]) -> None:
@@ -315,8 +321,7 @@ class SequenceNet(NeuralNet):
         if not training:
             yield
             return
-        device = torch.device(self.device)
-        cuda = [device.index or 0] if device.type == "cuda" else []
+        cuda = cuda_indices(self.device)
         with torch.random.fork_rng(devices=cuda):
             seed_torch(self.seed + len(self.history), cuda)
             yield

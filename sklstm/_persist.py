@@ -31,6 +31,7 @@ from sklstm._base import _BaseLSTM
 from sklstm._build import resolve_device
 from sklstm._codec import Unstorable, decode, encode
 from sklstm._data import SequenceDataset
+from sklstm._net import cuda_indices
 from sklstm._trust import (
     PATH_PARAMS,
     check_declared_sizes,
@@ -112,6 +113,11 @@ def save(estimator, path: str | os.PathLike) -> pathlib.Path:
             f"{type(estimator).__name__}."
         )
     check_is_fitted(estimator)
+    return write_members(path, model_members(estimator, storable_params(estimator)))
+
+
+def storable_params(estimator: _BaseLSTM) -> dict:
+    """The estimator's parameters, if a model file can hold them."""
     params = estimator.get_params(deep=False)
     if params.get("callbacks"):
         raise ValueError(
@@ -125,7 +131,7 @@ def save(estimator, path: str | os.PathLike) -> pathlib.Path:
             "fit: use set_params(init_from=None), or save that model and pass its "
             "path as init_from."
         )
-    return write_members(path, model_members(estimator, params))
+    return params
 
 
 def save_state(estimator: _BaseLSTM, path) -> pathlib.Path:
@@ -482,8 +488,7 @@ def _rebuild_net(estimator: _BaseLSTM, weights: dict, device, seed, n_train, pat
     # a criterion needs targets (class weights): give one of each output, then
     # overwrite its state (the saved class weights) below
     stand_in = SequenceDataset(torch.zeros(k, 1, 1), y=torch.arange(k))
-    cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
-    with torch.random.fork_rng(devices=cuda):  # leave the caller's RNG alone
+    with torch.random.fork_rng(devices=cuda_indices(device)):  # the caller's RNG stays
         net = _build.build_net(
             estimator,
             input_size=estimator._network_input_size(),

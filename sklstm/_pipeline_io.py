@@ -64,7 +64,7 @@ def _strip(pipe: Pipeline, models: list) -> Pipeline:
 
 def save_pipeline(pipe: Pipeline, path):
     """Write a fitted pipeline holding sklstm estimators (see module doc)."""
-    from sklstm._persist import model_members
+    from sklstm._persist import model_members, storable_params
 
     sio = _skops()
     models: list = []
@@ -84,13 +84,7 @@ def save_pipeline(pipe: Pipeline, path):
         ("pipeline.skops", sio.dumps(shell), zipfile.ZIP_STORED),
     ]
     for i, model in enumerate(models):
-        params = model.get_params(deep=False)
-        if params.get("callbacks") or isinstance(params.get("init_from"), _BaseLSTM):
-            raise ValueError(
-                f"Cannot save step {i} ({type(model).__name__}): set callbacks=None "
-                "and init_from to None or a path first (they only act in fit)."
-            )
-        data = pack_members(model_members(model, params))
+        data = pack_members(model_members(model, storable_params(model)))
         members.append((f"model-{i}.sklstm", data, zipfile.ZIP_STORED))
     return write_members(path, members)
 

@@ -16,12 +16,12 @@ import numpy as np
 import torch
 
 from sklstm import _build
+from sklstm._inputs import MAX_VOCAB
 from sklstm._module import LSTMNetwork
 
 # parameters that make sklstm read or write files: not restored from a file
 # unless the caller says so
 PATH_PARAMS = ("epoch_cache", "tensorboard_dir", "init_from")
-_MAX_VOCAB = 10_000_000
 
 
 def _int(value, low: int = 0) -> bool:
@@ -68,7 +68,7 @@ def check_fitted(est, path) -> None:
     )
     if est.embedding_dim is not None:
         vocab = attrs.get("vocab_size_")
-        need("vocab_size_", _int(vocab, 2) and vocab <= _MAX_VOCAB, "an id count")
+        need("vocab_size_", _int(vocab, 2) and vocab <= MAX_VOCAB, "an id count")
     names = attrs.get("feature_names_in_")
     if names is not None:
         need(

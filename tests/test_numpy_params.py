@@ -69,6 +69,10 @@ CONFIG = st.fixed_dictionaries(
         "tol": _float([1e-4]),
         "n_threads": st.one_of(st.none(), _int(1, 1)),
         "random_state": _int(0, 3),
+        "patch_size": st.one_of(st.none(), st.just("auto"), _int(1, 3)),
+        "gate_init": _str(["default", "forget_bias", "chrono"]),
+        "data_format": _str(["channels_last", "channels_first"]),
+        "vocab_size": st.none(),
     }
 )
 
