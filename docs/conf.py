@@ -154,7 +154,21 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 warnings.filterwarnings("ignore", category=FutureWarning)
 
 
+# docstrings inherited from scikit-learn (a search's predict, a regressor's
+# score) cite scikit-learn's glossary and user guide, which this site lacks:
+# their cross-references become plain literals
+_SKLEARN_XREF = re.compile(r":(?:term|ref):`([^`<]+?)\s*(?:<[^`>]+>)?`")
+
+
+def _plain_sklearn_xrefs(app, what, name, obj, options, lines):
+    owner = getattr(obj, "fget", obj)  # a property's docstring is its getter's
+    if (getattr(owner, "__module__", None) or "").startswith("sklearn."):
+        for i, line in enumerate(lines):
+            lines[i] = _SKLEARN_XREF.sub(r"``\1``", line)
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_sklearn_plumbing)
+    app.connect("autodoc-process-docstring", _plain_sklearn_xrefs, priority=400)
     # numpydoc rewrites docstrings at the default priority (500): go first
     app.connect("autodoc-process-docstring", _escape_type_underscores, priority=400)

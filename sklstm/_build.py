@@ -39,6 +39,7 @@ ARCHITECTURE = (
     "norm",
     "return_sequences",
     "embedding_dim",
+    "n_quantiles",  # from loss="quantile" and the number of quantiles
 )
 
 
@@ -147,7 +148,15 @@ def module_params(est, input_size: int, output_size: int) -> dict:
         "embedding_dim": None if est.embedding_dim is None else int(est.embedding_dim),
         "gate_init": str(est.gate_init),
         "timescale": getattr(est, "lstm_steps_", None),
+        "n_quantiles": n_quantiles(est),
     }
+
+
+def n_quantiles(est) -> int:
+    """Network outputs per target: one, or one per quantile of the pinball loss."""
+    if getattr(est, "loss", None) != "quantile":
+        return 1
+    return len(est.quantiles)
 
 
 def optimizer_spec(est, device: str) -> tuple[type, dict]:

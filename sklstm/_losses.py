@@ -45,6 +45,36 @@ class RegressionLoss(nn.Module):
         return r2.mean()
 
 
+class PinballLoss(nn.Module):
+    """Pinball (quantile) loss over several quantiles of each output.
+
+    ``pred`` holds ``n_quantiles`` values per output (the last axis grouped
+    output by output); the loss averages ``max(q * e, (q - 1) * e)`` with
+    ``e = target - pred`` over outputs and quantiles (Koenker and Bassett,
+    "Regression quantiles", Econometrica 46(1), 1978).
+    """
+
+    def __init__(self, quantiles: tuple[float, ...]) -> None:
+        super().__init__()
+        self.register_buffer("quantiles", torch.tensor(quantiles, dtype=torch.float32))
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        per_step = pred.dim() == 3
+        shape = pred.shape[:2] if per_step else pred.shape[:1]
+        q = self.quantiles.to(pred.device)
+        grouped = pred.reshape(*shape, -1, len(q))  # (..., outputs, quantiles)
+        error = target.reshape(*shape, -1, 1) - grouped
+        loss = torch.maximum(q * error, (q - 1) * error)
+        return loss.reshape(*shape, -1).mean(dim=-1)
+
+    def score(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """R² of the quantile nearest 0.5, as ``LSTMRegressor.score``."""
+        q = self.quantiles
+        middle = int(torch.argmin((q - 0.5).abs()))
+        point = pred.reshape(*pred.shape[:-1], -1, len(q))[..., middle]
+        return RegressionLoss.score(point, target.reshape(point.shape))
+
+
 class ClassificationLoss(nn.Module):
     """Cross-entropy on logits ``(batch, classes)`` or ``(batch, steps, classes)``.
 

@@ -78,9 +78,11 @@ class LSTMNetwork(nn.Module):
         embedding_dim: int | None = None,
         gate_init: str = "default",
         timescale: int | None = None,
+        n_quantiles: int = 1,
     ) -> None:
         super().__init__()
         self.return_sequences = return_sequences
+        self.n_quantiles = n_quantiles
         self.embedding = None
         if embedding_dim is not None:
             # id 0 is padding: its vector stays zero and gets no gradient
@@ -158,4 +160,19 @@ class LSTMNetwork(nn.Module):
             x = dropout(x)
         for layer in layers:
             x = layer(x)
+        if self.n_quantiles > 1:
+            x = _monotone(x, self.n_quantiles)
         return x
+
+
+def _monotone(x: torch.Tensor, n_quantiles: int) -> torch.Tensor:
+    """Non-crossing quantiles: the lowest, then positive (softplus) increments.
+
+    The last axis holds ``n_quantiles`` values per output, so every output's
+    quantiles increase with the quantile level by construction.
+    """
+    grouped = x.reshape(*x.shape[:-1], -1, n_quantiles)
+    steps = torch.cat(
+        [grouped[..., :1], nn.functional.softplus(grouped[..., 1:])], dim=-1
+    )
+    return steps.cumsum(dim=-1).reshape(x.shape)

@@ -120,6 +120,8 @@ def to_onnx(
     ------
     sklearn.exceptions.NotFittedError
         If the estimator is not fitted.
+    ValueError
+        For a ``loss="quantile"`` regressor (not supported yet).
     ImportError
         If the ``onnx`` package is missing.
 
@@ -144,6 +146,12 @@ def to_onnx(
             f"to_onnx expects an sklstm estimator, got {type(estimator).__name__}."
         )
     check_is_fitted(estimator)
+    if getattr(estimator, "loss", None) == "quantile":
+        raise ValueError(
+            "to_onnx does not export loss='quantile' models yet: the graph "
+            "would return the scaled quantile outputs, not predict's values. "
+            "Export a model fitted with loss='mse', 'mae' or 'huber'."
+        )
     try:
         import onnx  # noqa: F401 - torch's exporter writes the file with it
     except ImportError as exc:

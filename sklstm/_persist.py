@@ -65,10 +65,12 @@ def save(estimator, path: str | os.PathLike) -> pathlib.Path:
 
     Parameters
     ----------
-    estimator : LSTMClassifier, LSTMRegressor or Pipeline
-        A fitted estimator or pipeline. The sklstm estimators' parameters
-        must be plain values: ``callbacks`` must be empty, ``optimizer`` a
-        name or a ``torch.optim`` class, and ``init_from`` None or a path.
+    estimator : LSTMClassifier, LSTMRegressor, Pipeline or WindowedForecaster
+        A fitted estimator, pipeline or forecaster (stored like a
+        pipeline: skops for its own state, a model file per LSTM). The
+        sklstm estimators' parameters must be plain values: ``callbacks``
+        must be empty, ``optimizer`` a name or a ``torch.optim`` class, and
+        ``init_from`` None or a path.
     path : str or path-like
         Where to write (an existing file is replaced).
 
@@ -102,15 +104,17 @@ def save(estimator, path: str | os.PathLike) -> pathlib.Path:
     >>> bool(np.array_equal(again.predict(X), reg.predict(X)))
     True
     """
-    if isinstance(estimator, Pipeline):
+    from sklstm.preprocessing import WindowedForecaster
+
+    if isinstance(estimator, (Pipeline, WindowedForecaster)):
         from sklstm._pipeline_io import save_pipeline
 
         check_is_fitted(estimator)
         return save_pipeline(estimator, path)
     if not isinstance(estimator, _BaseLSTM):
         raise TypeError(
-            f"save expects an sklstm estimator or a Pipeline, got "
-            f"{type(estimator).__name__}."
+            "save expects an sklstm estimator, a Pipeline or a WindowedForecaster, "
+            f"got {type(estimator).__name__}."
         )
     check_is_fitted(estimator)
     return write_members(path, model_members(estimator, storable_params(estimator)))

@@ -21,6 +21,7 @@ import io
 import json
 import zipfile
 
+from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from sklstm._archive import pack_members, read_members, write_members
@@ -32,7 +33,10 @@ _SLOT = "__sklstm_model_{}__"
 OWN_TYPES = (
     "sklstm.preprocessing._scaler.SequenceScaler",
     "sklstm.preprocessing._text.TextSequencer",
+    "sklstm.preprocessing._forecaster.WindowedForecaster",
 )
+# a forecaster's unfitted template is stored as this mark: clone(estimator_)
+_TEMPLATE = "__sklstm_template__"
 
 
 def _skops():
@@ -46,24 +50,31 @@ def _skops():
     return sio
 
 
-def _strip(pipe: Pipeline, models: list) -> Pipeline:
-    """A shallow copy of ``pipe`` with each sklstm step replaced by a slot name
-    (nested pipelines too); the models go to ``models``."""
-    steps = []
-    for name, step in pipe.steps:
-        if isinstance(step, _BaseLSTM):
-            models.append(step)
-            step = _SLOT.format(len(models) - 1)
-        elif isinstance(step, Pipeline):
-            step = _strip(step, models)
-        steps.append((name, step))
-    shell = copy.copy(pipe)
-    shell.steps = steps
-    return shell
+def _strip(obj, models: list):
+    """A shallow copy of ``obj`` (a pipeline or a forecaster) with each sklstm
+    estimator replaced by a slot name, nested ones too; the estimators go to
+    ``models``."""
+    from sklstm.preprocessing import WindowedForecaster
+
+    if isinstance(obj, _BaseLSTM):
+        models.append(obj)
+        return _SLOT.format(len(models) - 1)
+    if isinstance(obj, WindowedForecaster):
+        shell = copy.copy(obj)
+        shell.estimator_ = _strip(obj.estimator_, models)
+        if obj.estimator is not None:  # equal to an unfitted clone of estimator_
+            shell.estimator = _TEMPLATE
+        return shell
+    if isinstance(obj, Pipeline):
+        shell = copy.copy(obj)
+        shell.steps = [(name, _strip(step, models)) for name, step in obj.steps]
+        return shell
+    return obj
 
 
-def save_pipeline(pipe: Pipeline, path):
-    """Write a fitted pipeline holding sklstm estimators (see module doc)."""
+def save_pipeline(pipe, path):
+    """Write a fitted pipeline or forecaster holding sklstm estimators (see
+    module doc)."""
     from sklstm._persist import model_members, storable_params
 
     sio = _skops()
@@ -89,9 +100,10 @@ def save_pipeline(pipe: Pipeline, path):
     return write_members(path, members)
 
 
-def load_pipeline(source, path: str, *, device, trusted=None) -> Pipeline:
+def load_pipeline(source, path: str, *, device, trusted=None):
     """Read a file written by :func:`save_pipeline`."""
     from sklstm._persist import load_model, read_meta
+    from sklstm.preprocessing import WindowedForecaster
 
     sio = _skops()
     meta = read_meta(source, path)
@@ -122,18 +134,24 @@ def load_pipeline(source, path: str, *, device, trusted=None) -> Pipeline:
         load_model(io.BytesIO(members[name]), f"{path}[{name[:-7]}]", device)
         for name in names[1:]
     ]
-    if not isinstance(shell, Pipeline):
+    if not isinstance(shell, (Pipeline, WindowedForecaster)):
         raise ValueError(f"{path}: pipeline.skops does not hold a Pipeline.")
-    _fill(shell, models, path)
-    return shell
+    return _fill(shell, models, path)
 
 
-def _fill(pipe: Pipeline, models: list, path: str) -> None:
-    for i, (name, step) in enumerate(pipe.steps):
-        if isinstance(step, str) and step.startswith("__sklstm_model_"):
-            index = int(step[len("__sklstm_model_") : -2])
-            if not 0 <= index < len(models):
-                raise ValueError(f"{path}: step {name} names a missing model.")
-            pipe.steps[i] = (name, models[index])
-        elif isinstance(step, Pipeline):
-            _fill(step, models, path)
+def _fill(obj, models: list, path: str):
+    """``obj`` with its slot names replaced by the models (in place)."""
+    from sklstm.preprocessing import WindowedForecaster
+
+    if isinstance(obj, str) and obj.startswith("__sklstm_model_"):
+        try:
+            return models[int(obj[len("__sklstm_model_") : -2])]
+        except (ValueError, IndexError):
+            raise ValueError(f"{path}: {obj} names a missing model.") from None
+    if isinstance(obj, WindowedForecaster):
+        obj.estimator_ = _fill(obj.estimator_, models, path)
+        if obj.estimator == _TEMPLATE:
+            obj.estimator = clone(obj.estimator_)
+    elif isinstance(obj, Pipeline):
+        obj.steps = [(name, _fill(step, models, path)) for name, step in obj.steps]
+    return obj

@@ -9,9 +9,10 @@ from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from sklstm._base import _BaseLSTM
+from sklstm._build import n_quantiles
 from sklstm._data import SequenceDataset
 from sklstm._docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
-from sklstm._losses import RegressionLoss
+from sklstm._losses import PinballLoss, RegressionLoss
 from sklstm._sklearn_private import StrOptions, _fit_context
 from sklstm._targets import scaling
 
@@ -25,9 +26,19 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
     Parameters
     ----------
     {shared_parameters}
-    loss : {{"mse", "mae", "huber"}}, default="mse"
-        Training loss: squared error, absolute error, or Huber (squared
-        below 1 standard deviation of the scaled target, linear above).
+    loss : {{"mse", "mae", "huber", "quantile"}}, default="mse"
+        Training loss: squared error, absolute error, Huber (squared
+        below 1 standard deviation of the scaled target, linear above), or
+        the pinball loss of each of ``quantiles`` (quantile regression,
+        Koenker and Bassett 1978): the network then predicts every quantile
+        of every output, non-crossing by construction (the lowest quantile
+        plus positive increments), :meth:`predict` returns the quantile
+        nearest 0.5 and :meth:`predict_quantiles` returns them all.
+
+    quantiles : tuple of float, default=(0.05, 0.5, 0.95)
+        Quantile levels in (0, 1), strictly increasing, predicted with
+        ``loss="quantile"`` (ignored otherwise). The default brackets a
+        90% interval around the median.
 
     scale_target : bool, default=True
         Standardize ``y`` for training (per output) and map predictions
@@ -61,7 +72,8 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
 
     _parameter_constraints: dict = {
         **_BaseLSTM._parameter_constraints,
-        "loss": [StrOptions({"mse", "mae", "huber"})],
+        "loss": [StrOptions({"mse", "mae", "huber", "quantile"})],
+        "quantiles": ["array-like"],
         "scale_target": ["boolean"],
     }
 
@@ -112,6 +124,7 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         init_from: object | None = None,
         freeze: bool | int = False,
         loss: str = "mse",
+        quantiles: tuple[float, ...] = (0.05, 0.5, 0.95),
         scale_target: bool = True,
     ) -> None:
         super().__init__(
@@ -160,6 +173,7 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
             freeze=freeze,
         )
         self.loss = loss
+        self.quantiles = quantiles
         self.scale_target = scale_target
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -219,10 +233,77 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
             Shape ``(n_samples,)`` or ``(n_samples, n_outputs)`` like ``y``
             in fit (with a time axis for ``return_sequences=True``).
         """
+        out = self._predict_quantiles(X)
+        if self.loss == "quantile":
+            middle = int(np.argmin(np.abs(self._quantile_levels() - 0.5)))
+            out = out[..., middle]
+        return out.reshape(out.shape[: self._target_ndim])
+
+    def predict_quantiles(self, X) -> np.ndarray:
+        """Predict every quantile of ``quantiles`` (with ``loss="quantile"``).
+
+        Parameters
+        ----------
+        X : array-like or list of arrays
+            Sequences, as in :meth:`fit`.
+
+        Returns
+        -------
+        y_quantiles : ndarray of float64
+            Shape of :meth:`predict`'s output plus a last axis of
+            ``len(quantiles)``, increasing along it: ``(n_samples,
+            n_quantiles)`` for 1D ``y``, ``(n_samples, n_outputs,
+            n_quantiles)`` for 2D ``y``.
+
+        Raises
+        ------
+        ValueError
+            If the model was not fitted with ``loss="quantile"``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklstm import LSTMRegressor
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.normal(size=(64, 5, 1))
+        >>> y = X[:, -1, 0] + rng.normal(scale=0.1, size=64)
+        >>> reg = LSTMRegressor(loss="quantile", quantiles=(0.1, 0.5, 0.9),
+        ...                     max_epochs=3, random_state=0).fit(X, y)
+        >>> q = reg.predict_quantiles(X[:4])
+        >>> q.shape, bool((np.diff(q, axis=-1) >= 0).all())
+        ((4, 3), True)
+        """
+        check_is_fitted(self)
+        if self.loss != "quantile":
+            raise ValueError(
+                f"predict_quantiles needs a model fitted with loss='quantile'; "
+                f"this one was fitted with loss={self.loss!r}. Set "
+                "loss='quantile' (and quantiles) and fit again."
+            )
+        out = self._predict_quantiles(X)
+        return out.reshape(*out.shape[: self._target_ndim], out.shape[-1])
+
+    def _predict_quantiles(self, X) -> np.ndarray:
+        """Outputs in target units, with a last axis of quantiles (or of 1)."""
         check_is_fitted(self)
         raw = self._predict_raw(X)
-        out = raw * self.y_scale_ + self.y_mean_
-        return out.reshape(out.shape[: self._target_ndim])
+        grouped = raw.reshape(*raw.shape[:-1], self.n_outputs_, -1)
+        return grouped * self.y_scale_[:, None] + self.y_mean_[:, None]
+
+    def _quantile_levels(self) -> np.ndarray:
+        levels = np.asarray(self.quantiles, dtype=np.float64)
+        if (
+            levels.ndim != 1
+            or len(levels) == 0
+            or not np.isfinite(levels).all()
+            or not ((levels > 0) & (levels < 1)).all()
+            or not (np.diff(levels) > 0).all()
+        ):
+            raise ValueError(
+                "quantiles must be a non-empty, strictly increasing sequence of "
+                f"levels in (0, 1), e.g. (0.05, 0.5, 0.95); got {self.quantiles!r}."
+            )
+        return levels
 
     def score(self, X, y, sample_weight=None):
         """R² of the predictions, averaged over outputs (and time steps).
@@ -272,6 +353,8 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
                 f"{rank + 1} (several outputs)."
             )
         n_outputs = 1 if y.ndim == rank else y.shape[-1]
+        if fit and self.loss == "quantile":
+            self._quantile_levels()
         if fit:
             self._target_ndim = y.ndim
             self.n_outputs_ = n_outputs
@@ -294,9 +377,11 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         return torch.from_numpy(scaled.reshape(y.shape).astype(np.float32))
 
     def _n_outputs(self) -> int:
-        return self.n_outputs_
+        return self.n_outputs_ * n_quantiles(self)
 
     def _criterion(self, data: SequenceDataset) -> torch.nn.Module:
+        if self.loss == "quantile":
+            return PinballLoss(tuple(self._quantile_levels().tolist()))
         return RegressionLoss(self.loss)
 
 

@@ -76,6 +76,21 @@ CONFIG = st.fixed_dictionaries(
     }
 )
 
+# the regressor's own parameters
+REGRESSOR = st.fixed_dictionaries(
+    {
+        "loss": _str(["mse", "huber", "quantile"]),
+        "quantiles": st.sampled_from(
+            [
+                (0.1, 0.5, 0.9),
+                [np.float32(0.25), np.float64(0.75)],
+                np.array([0.05, 0.95]),
+            ]
+        ),
+        "scale_target": _bool(),
+    }
+)
+
 DATA = np.random.RandomState(0).normal(size=(24, 5, 2)).astype(np.float32)
 LABELS = np.where(DATA[:, :, 0].mean(1) > 0, "up", "down")
 TARGET = DATA[:, :, 1].sum(1)
@@ -91,10 +106,12 @@ def _predict(est, X):
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-@given(config=CONFIG, classifier=st.booleans())
-def test_numpy_configurations_behave_like_python_ones(config, classifier, tmp_path):
+@given(config=CONFIG, classifier=st.booleans(), regressor=REGRESSOR)
+def test_numpy_configurations_behave_like_python_ones(
+    config, classifier, regressor, tmp_path
+):
     cls, y = (LSTMClassifier, LABELS) if classifier else (LSTMRegressor, TARGET)
-    est = cls(**config).fit(DATA, y)
+    est = cls(**config, **({} if classifier else regressor)).fit(DATA, y)
     expected = _predict(est, DATA)
     assert np.isfinite(expected).all()
     # clone: the same configuration refits to the same model
