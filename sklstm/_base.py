@@ -264,16 +264,7 @@ class _BaseLSTM(SequenceInputMixin, BaseEstimator):
         early = bool(self.early_stopping) and not incremental
         # "auto" sizes follow the rows that will train
         n_train = n - int(np.ceil(self.validation_fraction * n)) if early else n
-        # "auto": cosine annealing over a fit; a constant rate for partial_fit,
-        # whose calls have no end to anneal towards
-        auto_schedule = None if incremental else "cosine"
-        self.lr_scheduler_ = (
-            auto_schedule if self.lr_scheduler == "auto" else self.lr_scheduler
-        )
-        self.batch_size_ = _build.resolve_batch_size(self.batch_size, n_train)
-        self.max_epochs_ = _build.resolve_max_epochs(
-            self.max_epochs, n_train, self.batch_size_
-        )
+        self._resolve_training(n_train, incremental=incremental)
         if self.epoch_cache is not None and not incremental and not warm:
             # before any training: a search must not train, then fail to store
             _cache.check_writable(self.epoch_cache)
@@ -315,17 +306,7 @@ class _BaseLSTM(SequenceInputMixin, BaseEstimator):
                 if not incremental:  # class weights follow this fit's labels
                     self._update_criterion(net, train)
             else:
-                net = _build.build_net(
-                    self,
-                    input_size=self._network_input_size(),
-                    output_size=self._n_outputs(),
-                    criterion=self._criterion(train),
-                    device=device,
-                    seed=seed,
-                    n_train=len(train),
-                    early_stopping=early,
-                )
-                net.initialize()
+                net = self._new_net(train, device, seed, early_stopping=early)
                 if self.init_from is not None:
                     self._load_pretrained(net.module_)
             net.train_split = predefined_split(valid) if valid is not None else None
@@ -366,6 +347,35 @@ class _BaseLSTM(SequenceInputMixin, BaseEstimator):
         if key is not None:
             _cache.store(self.epoch_cache, key, self)
         return self
+
+    def _resolve_training(self, n_train: int, *, incremental: bool) -> None:
+        """The ``"auto"`` schedule, batch size and epochs for ``n_train`` rows."""
+        # "auto": cosine annealing over a fit; a constant rate for partial_fit,
+        # whose calls have no end to anneal towards
+        auto_schedule = None if incremental else "cosine"
+        self.lr_scheduler_ = (
+            auto_schedule if self.lr_scheduler == "auto" else self.lr_scheduler
+        )
+        self.batch_size_ = _build.resolve_batch_size(self.batch_size, n_train)
+        self.max_epochs_ = _build.resolve_max_epochs(
+            self.max_epochs, n_train, self.batch_size_
+        )
+
+    def _new_net(
+        self, train: SequenceDataset, device: str, seed: int, *, early_stopping: bool
+    ) -> SequenceNet:
+        """A fresh, initialized net (call under ``seed_torch(seed)``)."""
+        net = _build.build_net(
+            self,
+            input_size=self._network_input_size(),
+            output_size=self._n_outputs(),
+            criterion=self._criterion(train),
+            device=device,
+            seed=seed,
+            n_train=len(train),
+            early_stopping=early_stopping,
+        )
+        return net.initialize()
 
     def _update_criterion(self, net: SequenceNet, train: SequenceDataset) -> None:
         """Copy a freshly computed criterion's buffers (class weights) over."""

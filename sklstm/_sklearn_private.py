@@ -7,6 +7,8 @@ in the newest release tested.
 """
 
 from sklearn.base import _fit_context
+from sklearn.model_selection._search import BaseSearchCV
+from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
@@ -17,6 +19,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import _check_sample_weight, _num_samples
 
 __all__ = [
+    "BaseSearchCV",
     "HasMethods",
     "Interval",
     "RealNotInt",
@@ -24,5 +27,6 @@ __all__ = [
     "_check_sample_weight",
     "_fit_context",
     "_num_samples",
+    "_safe_indexing",
     "validate_params",
 ]

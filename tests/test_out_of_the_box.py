@@ -115,7 +115,11 @@ def test_scaler_pandas_output_in_a_pipeline(reg_data):
 
 
 def test_public_names():
-    assert set(model_selection.__all__) == {"refit_with_cv_epochs", "stopped_epoch"}
+    assert set(model_selection.__all__) == {
+        "GroupedSearchCV",
+        "refit_with_cv_epochs",
+        "stopped_epoch",
+    }
 
 
 def test_predict_log_proba(clf_data):

@@ -1,0 +1,201 @@
+"""K LSTM networks of one shape trained as one: weights stacked on a model axis.
+
+``torch.func.vmap`` has no batching rule for the RNN kernels, so the
+recurrence is written out: a Python loop over time whose every step is one
+batched matrix product over the model axis (``torch.baddbmm``). On a GPU,
+where a small LSTM's step is launch-bound, K models then cost about as much
+as one. Pure torch: no sklearn or skorch.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from sklstm._module import LSTMNetwork
+
+_ACTIVATION_FUNCTIONS = {
+    nn.ReLU: torch.relu,
+    nn.Tanh: torch.tanh,
+    nn.GELU: F.gelu,
+    nn.ELU: F.elu,
+}
+
+
+def unsupported(template: LSTMNetwork) -> str | None:
+    """Why ``template`` cannot be grouped, or None when it can."""
+    if template.embedding is not None:
+        return "token inputs (embedding_dim)"
+    if template.return_sequences:
+        return "return_sequences=True"
+    if not isinstance(template.norm, (nn.Identity, nn.LayerNorm)):
+        return "norm='batch'"
+    if getattr(template, "n_quantiles", 1) > 1:
+        return "quantile outputs"
+    if template.lstm.proj_size:
+        return "proj_size"
+    for layer in list(template.head)[1:]:
+        if not isinstance(layer, nn.Linear) and type(layer) not in (
+            _ACTIVATION_FUNCTIONS
+        ):
+            return f"head layer {type(layer).__name__}"
+    return None
+
+
+class GroupedLSTM(nn.Module):
+    """``n_models`` copies of ``template``'s architecture with their own weights.
+
+    Every parameter of the single network is held as one tensor with a
+    leading model axis: ``lstm.weight_ih_l0`` of shape ``(4H, F)`` becomes
+    ``(n_models, 4H, F)``, in the order of ``template.named_parameters()``,
+    so model ``k``'s weights load from, and go back into, an ordinary
+    :class:`~sklstm._module.LSTMNetwork` (:meth:`load_model`,
+    :meth:`store_model`). Inputs are per-model batches ``(n_models, batch,
+    steps, features)``; outputs ``(n_models, batch, outputs)``: the head on
+    the last layer's final hidden state (both directions when
+    bidirectional), as in the single network.
+
+    Parameters
+    ----------
+    template : LSTMNetwork
+        A network of the wanted architecture (its weights are not used).
+    n_models : int
+        Number of models held.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklstm._module import LSTMNetwork
+    >>> from sklstm._grouped_module import GroupedLSTM
+    >>> nets = [LSTMNetwork(2, 1, hidden_size=4) for _ in range(3)]
+    >>> group = GroupedLSTM(nets[0], 3)
+    >>> for k, net in enumerate(nets):
+    ...     group.load_model(k, net)
+    >>> x = torch.randn(3, 5, 7, 2)
+    >>> out = group(x)
+    >>> out.shape
+    torch.Size([3, 5, 1])
+    >>> torch.allclose(out[1], nets[1](x[1]), atol=1e-6)
+    True
+    """
+
+    def __init__(self, template: LSTMNetwork, n_models: int) -> None:
+        super().__init__()
+        reason = unsupported(template)
+        if reason is not None:
+            raise ValueError(f"Cannot group networks with {reason}.")
+        lstm = template.lstm
+        self.n_models = int(n_models)
+        self.hidden_size = lstm.hidden_size
+        self.num_layers = lstm.num_layers
+        self.directions = 2 if lstm.bidirectional else 1
+        self.layer_norm_eps = getattr(template.norm, "eps", None)
+        self.names = [name for name, _ in template.named_parameters()]
+        self.weights = nn.ParameterList(
+            nn.Parameter(p.detach().new_zeros((self.n_models, *p.shape)))
+            for _, p in template.named_parameters()
+        )
+        # which tensors are matrices in the single network: weight decay and
+        # l1 apply to those only (the optimizer's and the net's rule)
+        self.matrix = [p.dim() >= 2 for _, p in template.named_parameters()]
+        self._index = {name: i for i, name in enumerate(self.names)}
+        # the head after its dropout: ("linear", prefix) or ("act", function)
+        self.head_plan: list[tuple[str, object]] = []
+        for i, layer in enumerate(list(template.head)[1:], start=1):
+            if isinstance(layer, nn.Linear):
+                self.head_plan.append(("linear", f"head.{i}"))
+            else:
+                self.head_plan.append(("act", _ACTIVATION_FUNCTIONS[type(layer)]))
+
+    def param(self, name: str) -> torch.Tensor:
+        """The stacked tensor of the single network's parameter ``name``."""
+        return self.weights[self._index[name]]
+
+    @torch.no_grad()
+    def load_model(self, k: int, net: LSTMNetwork) -> None:
+        """Copy ``net``'s weights into model ``k``."""
+        for (name, p), stacked in zip(
+            net.named_parameters(), self.weights, strict=True
+        ):
+            if stacked.shape[1:] != p.shape:
+                raise ValueError(f"{name}: shape {tuple(p.shape)} does not fit.")
+            stacked[k].copy_(p)
+
+    @torch.no_grad()
+    def store_model(self, k: int, net: LSTMNetwork) -> None:
+        """Copy model ``k``'s weights into ``net``."""
+        for (_, p), stacked in zip(net.named_parameters(), self.weights, strict=True):
+            p.copy_(stacked[k])
+
+    def forward(
+        self, x: torch.Tensor, dropout: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Outputs of every model on its own batch.
+
+        ``x`` is ``(n_models, batch, steps, features)``; ``dropout`` (shape
+        ``(n_models,)``, only used in training mode) is each model's rate.
+        """
+        use_dropout = self.training and dropout is not None
+        out = x
+        finals: list[torch.Tensor] = []
+        for layer in range(self.num_layers):
+            if layer and use_dropout:  # between layers, as nn.LSTM does
+                out = _dropout(out, dropout)
+            outputs, finals = [], []
+            for direction in range(self.directions):
+                seq, last = self._run(out, layer, direction)
+                outputs.append(seq)
+                finals.append(last)
+            out = outputs[0] if self.directions == 1 else torch.cat(outputs, dim=-1)
+        summary = finals[0] if self.directions == 1 else torch.cat(finals, dim=-1)
+        if self.layer_norm_eps is not None:
+            summary = F.layer_norm(summary, summary.shape[-1:], eps=self.layer_norm_eps)
+            summary = summary * self.param("norm.weight")[:, None, :]
+            summary = summary + self.param("norm.bias")[:, None, :]
+        if use_dropout:
+            summary = _dropout(summary, dropout)
+        for kind, what in self.head_plan:
+            if kind == "linear":
+                bias = self.param(f"{what}.bias")[:, None, :]
+                weight = self.param(f"{what}.weight").transpose(1, 2)
+                summary = torch.baddbmm(bias, summary, weight)
+            else:
+                summary = what(summary)
+        return summary
+
+    def _run(
+        self, x: torch.Tensor, layer: int, direction: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One direction of one layer: every step's output and the final state."""
+        suffix = f"_l{layer}" + ("_reverse" if direction else "")
+        w_ih = self.param(f"lstm.weight_ih{suffix}")
+        w_hh = self.param(f"lstm.weight_hh{suffix}").transpose(1, 2)
+        bias = self.param(f"lstm.bias_ih{suffix}") + self.param(f"lstm.bias_hh{suffix}")
+        k, batch, steps, width = x.shape
+        h_size = self.hidden_size
+        # the input's part of the gates for every step at once: one product
+        gates_in = torch.baddbmm(
+            bias[:, None, :], x.reshape(k, batch * steps, width), w_ih.transpose(1, 2)
+        ).view(k, batch, steps, 4 * h_size)
+        h = x.new_zeros(k, batch, h_size)
+        c = x.new_zeros(k, batch, h_size)
+        outs: list[torch.Tensor] = [h] * steps
+        order = range(steps - 1, -1, -1) if direction else range(steps)
+        for t in order:
+            gates = torch.baddbmm(gates_in[:, :, t], h, w_hh)
+            i, f, g, o = gates.chunk(4, dim=-1)  # nn.LSTM's gate order
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            outs[t] = h
+        return torch.stack(outs, dim=2), h
+
+
+def _dropout(x: torch.Tensor, rate: torch.Tensor) -> torch.Tensor:
+    """Inverted dropout with one rate per model (leading axis)."""
+    keep = (1.0 - rate).view(-1, *([1] * (x.dim() - 1)))
+    mask = torch.bernoulli(keep.expand_as(x))
+    return x * mask / keep
+
+
+__all__ = ["GroupedLSTM", "unsupported"]

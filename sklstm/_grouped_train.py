@@ -1,0 +1,361 @@
+"""Training many small sklstm fits at once as one grouped network.
+
+Fits prepared by ``_grouped_prepare`` (each an ordinary estimator with its
+skorch net and initial weights, before the first epoch) are trained together
+by :func:`train_group`; their weights, losses and history are written back,
+so that each is an ordinary fitted estimator again.
+
+What a group reproduces of an ordinary fit, model by model: the initial
+weights, the batches and their order (the same seeded permutation per
+epoch), the loss (mean over the batch, class weights), ``l1``, gradient
+clipping (by global norm and by value), Adam, AdamW or SGD with their
+weight-decay groups, and the learning-rate schedule. Folds with fewer
+batches per epoch are padded with rows of weight 0 and their model is not
+updated (nor its Adam step counted) on the extra steps, so every step has
+the same shapes and one CUDA graph replays all of them. Dropout draws from
+the group's own generator, so with ``dropout > 0`` a grouped fit is a valid
+fit, not the bitwise twin of the ordinary one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+
+import numpy as np
+import torch
+
+from sklstm._grouped_module import GroupedLSTM
+from sklstm._grouped_prepare import OPTIMIZERS, Member, criterion_key
+from sklstm._net import TrainingDivergedError, cuda_indices, seed_torch
+from sklstm._threads import torch_threads
+
+_BETAS, _EPS = (0.9, 0.999), 1e-8  # torch's Adam defaults, which sklstm keeps
+
+
+class _Group:
+    """The stacked state of a group: network, data, optimizer, step buffers."""
+
+    def __init__(self, members: list[Member], X_all: torch.Tensor) -> None:
+        first = members[0]
+        est0 = first.estimator
+        self.members = members
+        self.device = torch.device(first.device)
+        k = len(members)
+        self.k = k
+        self.batch = int(est0.batch_size_)
+        self.model = GroupedLSTM(first.net.module_, k).to(self.device)
+        for i, m in enumerate(members):
+            self.model.load_model(i, m.net.module_)
+        self.model.train()
+        self.params = list(self.model.weights)
+        self.kind = OPTIMIZERS[first.net.optimizer]
+        self.criterion = criterion_key(first.net.criterion_)
+        dev = self.device
+
+        def per_model(values) -> torch.Tensor:
+            return torch.tensor(values, dtype=torch.float32, device=dev)
+
+        ests = [m.estimator for m in members]
+        self.weight_decay = per_model([float(e.weight_decay) for e in ests])
+        self.l1 = per_model([float(e.l1) for e in ests])
+        self.momentum = per_model([float(e.momentum) for e in ests])
+        self.dropout = per_model([float(e.dropout) for e in ests])
+        self.clip = per_model([_or_inf(e.gradient_clip) for e in ests])
+        self.clip_value = per_model([_or_inf(e.gradient_clip_value) for e in ests])
+        self.use_l1 = bool(self.l1.any())
+        self.use_decay = bool(self.weight_decay.any())
+        self.use_dropout = bool(self.dropout.any())
+        self.use_clip = any(e.gradient_clip is not None for e in ests)
+        self.use_clip_value = any(e.gradient_clip_value is not None for e in ests)
+        self.class_weight = None
+        if self.criterion[0] == "classification":
+            weights = [m.net.criterion_.class_weight for m in members]
+            if any(w is not None for w in weights):
+                n_classes = est0._n_outputs()
+                self.class_weight = torch.stack(
+                    [
+                        torch.ones(n_classes) if w is None else w.float().cpu()
+                        for w in weights
+                    ]
+                ).to(dev)
+        # data: the inputs once, each model's targets on its own training rows
+        self.X_all = X_all.to(dev)
+        n_all = len(X_all)
+        y_tail = tuple(first.y.shape[1:])
+        Y = torch.zeros((k, n_all, *y_tail), dtype=first.y.dtype)
+        for i, m in enumerate(members):
+            Y[i, torch.as_tensor(m.train)] = m.y
+        self.Y = Y.reshape(k * n_all, *y_tail).to(dev)
+        self.offsets = (torch.arange(k) * n_all).to(dev)[:, None]
+        # optimizer state, one step count per model
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+        self.steps = torch.zeros(k, device=dev)
+        self.lr = torch.zeros(k, device=dev)
+        # static inputs of a step (fixed addresses: a CUDA graph reads them)
+        self.idx = torch.zeros((k, self.batch), dtype=torch.int64, device=dev)
+        self.row_mask = torch.zeros((k, self.batch), device=dev)
+        self.count = torch.ones(k, device=dev)
+        self.active = torch.zeros(k, device=dev)
+
+    def _broadcast(self, values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        return values.view(-1, *([1] * (like.dim() - 1)))
+
+    def loss(self) -> torch.Tensor:
+        """Each model's mean loss over its real rows, shape ``(k,)``."""
+        k, b = self.k, self.batch
+        flat = self.idx.reshape(-1)
+        x = self.X_all.index_select(0, flat).view(k, b, *self.X_all.shape[1:])
+        target = self.Y.index_select(0, (self.idx + self.offsets).reshape(-1))
+        target = target.view(k, b, *self.Y.shape[1:])
+        out = self.model(x, self.dropout if self.use_dropout else None)
+        if self.criterion[0] == "classification":
+            logits = out.reshape(k * b, -1)
+            rows = torch.nn.functional.cross_entropy(
+                logits, target.reshape(-1), reduction="none"
+            ).view(k, b)
+            if self.class_weight is not None:
+                rows = rows * torch.gather(self.class_weight, 1, target)
+        else:
+            _, kind, delta = self.criterion
+            pred = out.reshape(target.shape)
+            if kind == "mse":
+                rows = torch.nn.functional.mse_loss(pred, target, reduction="none")
+            elif kind == "mae":
+                rows = torch.nn.functional.l1_loss(pred, target, reduction="none")
+            else:
+                rows = torch.nn.functional.huber_loss(
+                    pred, target, reduction="none", delta=delta
+                )
+            if rows.dim() > 2:  # several outputs: their mean, per row
+                rows = rows.reshape(k, b, -1).mean(dim=-1)
+        return (rows * self.row_mask).sum(dim=1) / self.count
+
+    def step(self) -> torch.Tensor:
+        """One optimizer step of every active model; returns the losses."""
+        losses = self.loss()
+        total = losses.sum()  # each model's gradient is its own loss's
+        if self.use_l1:
+            for p, is_matrix in zip(self.params, self.model.matrix, strict=True):
+                if is_matrix:
+                    total = total + (self._broadcast(self.l1, p) * p.abs()).sum()
+        grads = list(torch.autograd.grad(total, self.params))
+        if self.use_clip_value:
+            grads = [
+                torch.clamp(
+                    g,
+                    -self._broadcast(self.clip_value, g),
+                    self._broadcast(self.clip_value, g),
+                )
+                for g in grads
+            ]
+        if self.use_clip:  # clip_grad_norm_ per model: its global norm
+            norms = torch.stack(
+                [torch.linalg.vector_norm(g.reshape(self.k, -1), dim=1) for g in grads]
+            )
+            total_norm = torch.linalg.vector_norm(norms, dim=0)
+            coef = torch.clamp(self.clip / (total_norm + 1e-6), max=1.0)
+            grads = [g * self._broadcast(coef, g) for g in grads]
+        with torch.no_grad():
+            self._update(grads)
+        return losses.detach()
+
+    def _update(self, grads: list[torch.Tensor]) -> None:
+        steps = self.steps + self.active
+        safe = steps.clamp_min(1.0)
+        beta1, beta2 = _BETAS
+        bias1 = 1.0 - torch.pow(beta1, safe)
+        bias2_sqrt = torch.sqrt(1.0 - torch.pow(beta2, safe))
+        for i, (p, g) in enumerate(zip(self.params, grads, strict=True)):
+            b = lambda t, like=p: self._broadcast(t, like)  # noqa: E731
+            on = b(self.active) > 0
+            decay = self.use_decay and self.model.matrix[i]
+            lr = b(self.lr)
+            if self.kind == "sgd":
+                if decay:
+                    g = g + b(self.weight_decay) * p
+                buf = b(self.momentum) * self.m[i] + g
+                new = p - lr * buf
+                self.m[i].copy_(torch.where(on, buf, self.m[i]))
+            else:
+                base = p
+                if decay and self.kind == "adamw":
+                    base = p * (1.0 - lr * b(self.weight_decay))
+                elif decay:
+                    g = g + b(self.weight_decay) * p
+                m = torch.lerp(self.m[i], g, 1.0 - beta1)
+                v = self.v[i] * beta2 + (1.0 - beta2) * g * g
+                denom = v.sqrt() / b(bias2_sqrt) + _EPS
+                new = base - (lr / b(bias1)) * m / denom
+                self.m[i].copy_(torch.where(on, m, self.m[i]))
+                self.v[i].copy_(torch.where(on, v, self.v[i]))
+            p.copy_(torch.where(on, new, p))
+        self.steps.copy_(steps)
+
+
+def _or_inf(value) -> float:
+    return math.inf if value is None else float(value)
+
+
+def _epoch_batches(members: list[Member], epoch: int, batch: int, alive: np.ndarray):
+    """Index, row-mask, row-count and active arrays of every step of an epoch.
+
+    Rows follow each fit's own seeded permutation (the seed of skorch's
+    epoch ``epoch + 1``, as ``SequenceNet.get_iterator`` reads it).
+    """
+    orders, n_steps = [], 0
+    for m in members:
+        n = len(m.train)
+        if m.estimator.shuffle:
+            generator = torch.Generator()
+            generator.manual_seed(m.seed + epoch + 1)
+            order = torch.randperm(n, generator=generator).numpy()
+        else:
+            order = np.arange(n)
+        orders.append(m.train[order])
+        n_steps = max(n_steps, -(-n // batch))
+    k = len(members)
+    idx = np.zeros((n_steps, k, batch), dtype=np.int64)
+    mask = np.zeros((n_steps, k, batch), dtype=np.float32)
+    count = np.ones((n_steps, k), dtype=np.float32)
+    active = np.zeros((n_steps, k), dtype=np.float32)
+    for j, rows in enumerate(orders):
+        for s in range(-(-len(rows) // batch)):
+            part = rows[s * batch : (s + 1) * batch]
+            idx[s, j, : len(part)] = part
+            mask[s, j, : len(part)] = 1.0
+            count[s, j] = len(part)
+            active[s, j] = float(alive[j])
+    return idx, mask, count, active
+
+
+def _capture(group: _Group):
+    """The step as a CUDA graph, or None where capture fails."""
+    try:
+        stream = torch.cuda.Stream(group.device)
+        stream.wait_stream(torch.cuda.current_stream(group.device))
+        with torch.cuda.stream(stream):
+            group.active.zero_()  # warm-up steps change nothing
+            for _ in range(3):
+                group.step()
+        torch.cuda.current_stream(group.device).wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            out = group.step()
+        return graph, out
+    except Exception as exc:  # noqa: BLE001 - any capture failure: train eagerly
+        warnings.warn(
+            f"CUDA graph capture failed, training eagerly: {exc}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        torch.cuda.synchronize(group.device)
+        return None
+
+
+def train_group(
+    members: list[Member], X_all: torch.Tensor, *, cuda_graphs: bool = True
+) -> dict:
+    """Train ``members`` (one key) together; each ends as a fitted estimator.
+
+    ``X_all`` is the prepared input of every row the members index. Sets
+    each member's ``result`` to its fitted estimator, or to the
+    :class:`~sklstm.TrainingDivergedError` an ordinary fit would raise, and
+    its ``fit_time`` to its share of the group's time. Returns facts about
+    the run (``"cuda_graph"``: whether the step was a CUDA graph).
+    """
+    start = time.perf_counter()
+    first = members[0]
+    device = first.device
+    cuda = cuda_indices(device)
+    with (
+        torch_threads(first.estimator._n_threads()),
+        torch.random.fork_rng(devices=cuda),
+    ):
+        # the group's own dropout generator: seeded by its first fit
+        seed_torch(first.seed, cuda)
+        group = _Group(members, X_all)
+        info = _run(group, members, cuda_graphs=cuda_graphs and bool(cuda))
+    for i, m in enumerate(members):
+        group.model.store_model(i, m.net.module_)
+        if m.result is None:
+            m.estimator._record_fit(m.net, 0, device, False)
+            m.result = m.estimator
+    share = (time.perf_counter() - start) / len(members)
+    for m in members:
+        m.fit_time = share
+    return info
+
+
+def _run(group: _Group, members: list[Member], *, cuda_graphs: bool) -> dict:
+    k, dev = group.k, group.device
+    epochs = int(members[0].estimator.max_epochs_)
+    lrs = torch.tensor([m.lrs for m in members], dtype=torch.float32)
+    alive = np.ones(k, dtype=bool)
+    captured = _capture(group) if cuda_graphs else None
+    for epoch in range(epochs):
+        tick = time.perf_counter()
+        group.lr.copy_(lrs[:, epoch].to(dev))
+        idx, mask, count, active = _epoch_batches(members, epoch, group.batch, alive)
+        idx_d = torch.from_numpy(idx).to(dev)
+        mask_d = torch.from_numpy(mask).to(dev)
+        count_d = torch.from_numpy(count).to(dev)
+        active_d = torch.from_numpy(active).to(dev)
+        losses = torch.zeros((len(idx), k), device=dev)
+        for s in range(len(idx)):
+            group.idx.copy_(idx_d[s])
+            group.row_mask.copy_(mask_d[s])
+            group.count.copy_(count_d[s])
+            group.active.copy_(active_d[s])
+            if captured is None:
+                losses[s] = group.step()
+            else:
+                captured[0].replay()
+                losses[s] = captured[1]
+        with torch.no_grad():  # one host sync per epoch
+            finite = torch.stack(
+                [torch.isfinite(p.reshape(k, -1).sum(dim=1)) for p in group.params]
+            ).all(dim=0)
+        losses_h, finite_h = losses.cpu().numpy(), finite.cpu().numpy()
+        duration = time.perf_counter() - tick
+        for j, m in enumerate(members):
+            if not alive[j]:
+                continue
+            n_steps = int(active[:, j].sum())
+            sizes = count[:n_steps, j].astype(int).tolist()
+            batch_losses = losses_h[:n_steps, j].astype(float).tolist()
+            mean = _record_epoch(m.net, m.lrs[epoch], batch_losses, sizes, duration)
+            if not (math.isfinite(mean) and finite_h[j]):
+                alive[j] = False
+                m.result = TrainingDivergedError(
+                    f"Training diverged: the loss (or the weights) became non-finite "
+                    f"in epoch {epoch + 1}. Lower lr, set gradient_clip, or scale "
+                    "the inputs (sklstm.preprocessing.SequenceScaler)."
+                )
+    return {"cuda_graph": captured is not None}
+
+
+def _record_epoch(net, lr: float, losses: list, sizes: list, duration: float):
+    """The history row an ordinary epoch writes; returns the epoch's loss."""
+    history = net.history
+    history.new_epoch()
+    history.record("epoch", len(history))
+    history.record("lr", lr)
+    for loss, size in zip(losses, sizes, strict=True):
+        history.new_batch()
+        history.record_batch("train_loss", loss)
+        history.record_batch("train_batch_size", size)
+    history.record("train_batch_count", len(losses))
+    history.record("dur", duration)
+    mean = sum(a * b for a, b in zip(losses, sizes, strict=True)) / max(sum(sizes), 1)
+    history.record("train_loss", mean)
+    previous = [row["train_loss"] for row in history[:-1]]
+    history.record("train_loss_best", not previous or mean < min(previous))
+    if "lr_scheduler" in dict(net.callbacks_):
+        history.record("event_lr", lr)
+    return mean
+
+
+__all__ = ["train_group"]
