@@ -28,7 +28,12 @@ import torch
 
 from sklstm._grouped_module import GroupedLSTM
 from sklstm._grouped_prepare import OPTIMIZERS, Member, criterion_key
-from sklstm._net import TrainingDivergedError, cuda_indices, seed_torch
+from sklstm._net import (
+    TrainingDivergedError,
+    cuda_indices,
+    record_batches,
+    seed_torch,
+)
 from sklstm._threads import torch_threads
 
 _BETAS, _EPS = (0.9, 0.999), 1e-8  # torch's Adam defaults, which sklstm keeps
@@ -343,11 +348,7 @@ def _record_epoch(net, lr: float, losses: list, sizes: list, duration: float):
     history.new_epoch()
     history.record("epoch", len(history))
     history.record("lr", lr)
-    for loss, size in zip(losses, sizes, strict=True):
-        history.new_batch()
-        history.record_batch("train_loss", loss)
-        history.record_batch("train_batch_size", size)
-    history.record("train_batch_count", len(losses))
+    record_batches(history, "train", losses, sizes)
     history.record("dur", duration)
     mean = sum(a * b for a, b in zip(losses, sizes, strict=True)) / max(sum(sizes), 1)
     history.record("train_loss", mean)

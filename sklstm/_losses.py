@@ -7,6 +7,7 @@ weights before averaging.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -45,6 +46,11 @@ class RegressionLoss(nn.Module):
         return r2.mean()
 
 
+def middle_quantile(levels) -> int:
+    """Index of the level nearest 0.5: the quantile a point prediction uses."""
+    return int(np.argmin(np.abs(np.asarray(levels, dtype=np.float64) - 0.5)))
+
+
 class PinballLoss(nn.Module):
     """Pinball (quantile) loss over several quantiles of each output.
 
@@ -67,11 +73,14 @@ class PinballLoss(nn.Module):
         loss = torch.maximum(q * error, (q - 1) * error)
         return loss.reshape(*shape, -1).mean(dim=-1)
 
+    def point(self, pred):
+        """The quantile nearest 0.5 of each output (numpy or torch outputs)."""
+        q = self.quantiles.cpu().numpy()
+        return pred.reshape(*pred.shape[:-1], -1, len(q))[..., middle_quantile(q)]
+
     def score(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """R² of the quantile nearest 0.5, as ``LSTMRegressor.score``."""
-        q = self.quantiles
-        middle = int(torch.argmin((q - 0.5).abs()))
-        point = pred.reshape(*pred.shape[:-1], -1, len(q))[..., middle]
+        point = self.point(pred)
         return RegressionLoss.score(point, target.reshape(point.shape))
 
 

@@ -35,8 +35,18 @@ from skorch.utils import to_tensor
 
 from sklstm._callbacks import EpochLog, to_stderr
 from sklstm._data import Batch, BatchIterator, SequenceDataset
+from sklstm._losses import PinballLoss
 
 _BATCH_HOOKS = ("on_batch_begin", "on_batch_end")
+
+
+def record_batches(history, prefix: str, losses: list, sizes: list) -> None:
+    """The batch rows of an epoch, as skorch's loop writes them."""
+    for loss, size in zip(losses, sizes, strict=True):
+        history.new_batch()
+        history.record_batch(prefix + "_loss", loss)
+        history.record_batch(prefix + "_batch_size", size)
+    history.record(prefix + "_batch_count", len(losses))
 
 
 class TrainingDivergedError(ValueError):
@@ -334,12 +344,7 @@ class SequenceNet(NeuralNet):
             losses.append(step["loss"])  # detached by the step
             sizes.append(len(batch[0]["x"]))
         values = torch.stack(losses).tolist() if losses else []  # one host sync
-        history = self.history
-        for loss, size in zip(values, sizes, strict=True):
-            history.new_batch()
-            history.record_batch(prefix + "_loss", loss)
-            history.record_batch(prefix + "_batch_size", size)
-        history.record(prefix + "_batch_count", len(values))
+        record_batches(self.history, prefix, values, sizes)
 
     def _epoch_mean(self, prefix: str) -> float:
         rows = [r for r in self.history[-1]["batches"] if prefix + "_loss" in r]
@@ -377,6 +382,8 @@ class SequenceNet(NeuralNet):
             return out.argmax(axis=-1)
         if self.task == "multilabel":
             return (out > 0.5).astype(np.int64)
+        if isinstance(self.criterion_, PinballLoss):  # the median, per output
+            out = self.criterion_.point(out)
         return out[..., 0] if out.shape[-1] == 1 else out
 
     def predict_stream(self, dataset: SequenceDataset, state):

@@ -12,7 +12,7 @@ from sklstm._base import _BaseLSTM
 from sklstm._build import n_quantiles
 from sklstm._data import SequenceDataset
 from sklstm._docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
-from sklstm._losses import PinballLoss, RegressionLoss
+from sklstm._losses import PinballLoss, RegressionLoss, middle_quantile
 from sklstm._sklearn_private import StrOptions, _fit_context
 from sklstm._targets import scaling
 
@@ -235,8 +235,7 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         """
         out = self._predict_quantiles(X)
         if self.loss == "quantile":
-            middle = int(np.argmin(np.abs(self._quantile_levels() - 0.5)))
-            out = out[..., middle]
+            out = out[..., middle_quantile(self._quantile_levels())]
         return out.reshape(out.shape[: self._target_ndim])
 
     def predict_quantiles(self, X) -> np.ndarray:

@@ -309,6 +309,29 @@ def test_forecaster_saves_without_pickle(inner, tmp_path):
         assert again.estimator.get_params() == lstm.get_params()
 
 
+def test_numpy_grid_in_parallel_search_and_saved_best(tmp_path):
+    pytest.importorskip("skops")
+    t = np.arange(90.0)
+    X, y = _univariate(0.1 * t + np.sin(t / 2))
+    search = GridSearchCV(
+        WindowedForecaster(
+            LSTMRegressor(hidden_size=4, max_epochs=2, random_state=0),
+            calibration_size=np.float32(0.25),
+        ),
+        {"lookback": np.array([3, 5]), "differences": [None, np.int64(1)]},
+        cv=TimeSeriesSplit(n_splits=2, test_size=15),
+        scoring="neg_mean_absolute_error",
+        n_jobs=2,
+    ).fit(X, y)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    best = search.best_estimator_
+    again = load(save(best, tmp_path / "best.sklstm"))
+    assert np.array_equal(again.forecast(3), best.forecast(3))
+    assert np.array_equal(
+        again.predict_interval(X[-10:]), best.predict_interval(X[-10:])
+    )
+
+
 # ---------------------------------------------------------------- errors
 def test_clear_errors():
     X, y = _univariate(np.arange(30.0))
@@ -369,6 +392,28 @@ def test_quantile_loss_with_several_outputs_persists(tmp_path):
         to_onnx(reg, tmp_path / "q.onnx")
     with pytest.raises(ValueError, match="changing n_quantiles"):
         reg.set_params(warm_start=True, quantiles=(0.1, 0.5, 0.9)).fit(X, Y)
+
+
+def test_quantile_loss_with_skorch_scoring_and_partial_fit():
+    from skorch.callbacks import EpochScoring
+
+    X, y = _quantile_data(80, 2)
+    reg = LSTMRegressor(
+        loss="quantile",
+        max_epochs=3,
+        early_stopping=True,
+        random_state=0,
+        callbacks=[EpochScoring("r2", name="valid_r2")],
+    ).fit(X, y)
+    # net_.predict gives the median on the scaled targets: skorch's scorer
+    # agrees with sklstm's own validation score
+    last = reg.history_[-1]
+    assert last["valid_r2"] == pytest.approx(last["valid_score"], rel=1e-5)
+    scaled = (reg.predict(X[:5]) - reg.y_mean_) / reg.y_scale_
+    np.testing.assert_allclose(reg.net_.predict(X[:5]), scaled, rtol=1e-5)
+    plain = LSTMRegressor(max_epochs=2, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="changing n_quantiles"):
+        plain.set_params(loss="quantile").partial_fit(X, y)
 
 
 @pytest.mark.parametrize("bad", [(0.5, 0.1), (), (0.0, 0.5), (0.2, 1.2)])

@@ -231,7 +231,6 @@ or list of such
         self._y_1d = y_ndims[0] == 1
         self._lags = self._check_lags()
         self.target_columns_ = self._find_target_columns(Xs, ys)
-        self._n_series = len(Xs)
         self._seen = [_fingerprint(a) for a in Xs]
         Xs = [self._forward_X(a, "X") for a in Xs]
         ys = [self._forward(b, "y") for b in ys]
@@ -255,11 +254,9 @@ or list of such
         return self
 
     def _fresh(self):
-        return (
-            clone(self.estimator)
-            if self.estimator is not None
-            else (_default_estimator())
-        )
+        if self.estimator is None:
+            return _default_estimator()
+        return clone(self.estimator)
 
     def _calibrate(self, Xs, ys, ends) -> np.ndarray:
         fit_ends, cal_ends = [], []
@@ -284,9 +281,8 @@ or list of such
             [Xs[i] for i in keep], [ys[i] for i in keep], [trains[i] for i in keep]
         )
         model = self._fresh().fit(W, T)
-        scores = []
+        scores, steps = [], np.arange(1, self.horizon + 1)
         for i, c in enumerate(cal_ends):
-            steps = np.arange(1, self.horizon + 1)
             pred = self._levels(model, Xs[i], c, steps)
             truth = ys[i][c[:, None] + steps]
             scores.append(np.abs(truth - pred))
@@ -409,8 +405,8 @@ list of such (one per fitted series)
         shaped = [self._shape(self._inverse(o)) for o in outs]
         if radius is not None:
             bounds = [self._bounds(o, radius[:n_steps]) for o in outs]
-            return (shaped, bounds) if self._n_series > 1 else (shaped[0], bounds[0])
-        return shaped if self._n_series > 1 else shaped[0]
+            return (shaped, bounds) if len(self._tails) > 1 else (shaped[0], bounds[0])
+        return shaped if len(self._tails) > 1 else shaped[0]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -562,7 +558,7 @@ list of such (one per fitted series)
                     "columns seen in fit, one row per time step."
                 )
         # a series continues a fitted one only when the counts say which
-        continues = len(arrays) == self._n_series
+        continues = len(arrays) == len(self._tails)
         out = []
         for i, arr in enumerate(arrays):
             seen = continues and _fingerprint(arr) == self._seen[i]
@@ -605,7 +601,7 @@ list of such (one per fitted series)
 
     def _check_future(self, X_future, n_steps: int, covs: list[int]):
         if not covs:
-            return [None] * self._n_series
+            return [None] * len(self._tails)
         if X_future is None:
             raise ValueError(
                 f"X has covariate columns {covs}: forecast needs their future "
@@ -613,10 +609,10 @@ list of such (one per fitted series)
             )
         many = is_sequence_list(X_future)
         arrays = series_arrays(X_future, "X_future", many)
-        if len(arrays) != self._n_series:
+        if len(arrays) != len(self._tails):
             raise ValueError(
                 f"X_future holds {len(arrays)} series; the forecaster was fitted "
-                f"on {self._n_series}."
+                f"on {len(self._tails)}."
             )
         out = []
         for arr in arrays:
