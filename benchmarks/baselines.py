@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from skorch import NeuralNetRegressor
 
-from sklstm._module import LSTMNetwork
+from sklstm._engine._module import LSTMNetwork
 
 
 def _sync(device: str) -> None:

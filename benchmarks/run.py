@@ -27,7 +27,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]  # the checkout, not an installed c
 from baselines import minimal_fit, minimal_predict, skorch_fit  # noqa: E402
 
 from sklstm import LSTMRegressor  # noqa: E402
-from sklstm._threads import auto_threads  # noqa: E402
+from sklstm._engine._runtime import auto_threads  # noqa: E402
 
 # (n_samples, n_timesteps, n_features, hidden_size, num_layers, batch_size)
 CPU_SIZES = [

@@ -18,11 +18,13 @@ from sklearn.utils.validation import (
 from sklstm._base import _BaseLSTM
 from sklstm._data import SequenceDataset
 from sklstm._docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
-from sklstm._losses import ClassificationLoss, MultiLabelLoss
+from sklstm._engine._losses import ClassificationLoss, MultiLabelLoss
 from sklstm._sklearn_private import StrOptions, _fit_context
 from sklstm._targets import class_weights, probabilities
+from sklstm.io._registry import register_model
 
 
+@register_model
 class LSTMClassifier(ClassifierMixin, _BaseLSTM):
     """LSTM classifier for sequences, trained with skorch.
 

@@ -287,7 +287,7 @@ input_size_ : int
 n_timesteps_in_ : int or None
     Sequence length seen in ``fit`` (``None`` for variable-length ``X``).
 
-net_ : sklstm._net.SequenceNet
+net_ : sklstm._engine._net.SequenceNet
     The fitted skorch net; ``net_.module_`` is the torch module.
 
 history_ : skorch.History

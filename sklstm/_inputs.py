@@ -12,11 +12,9 @@ import warnings
 import numpy as np
 import torch
 
-from sklstm import _patching
 from sklstm._data import SequenceDataset, is_sequence_list
-from sklstm._validation import check_sequences
-
-MAX_VOCAB = 10_000_000  # ids get an embedding row each: a bound on memory
+from sklstm._engine import _patching
+from sklstm._validation import MAX_VOCAB, check_sequences
 
 
 class SequenceInputMixin:
@@ -157,31 +155,6 @@ class SequenceInputMixin:
                 "With return_sequences=True, y needs one target per time step: "
                 f"shape (n_samples, {data.X.shape[1]}[, n_outputs]) (padded to the "
                 f"longest sequence), got {y.shape}."
-            )
-
-    def _check_combinations(self, *, incremental: bool) -> None:
-        """Parameters that are valid alone but not together."""
-        if self.stateful and self.bidirectional:
-            raise ValueError(
-                "stateful=True cannot be combined with bidirectional=True: a "
-                "backward pass needs the end of the stream, which a chunk does not "
-                "have. Use bidirectional=False to stream."
-            )
-        if self.freeze and self.init_from is None:
-            raise ValueError(
-                "freeze only applies to pretrained layers: set init_from to a "
-                "fitted model (or its file), or use freeze=False."
-            )
-        if incremental and getattr(self, "class_weight", None) == "balanced":
-            raise ValueError(
-                "class_weight='balanced' is not supported by partial_fit: one chunk "
-                "does not show the class frequencies. Compute them on all labels "
-                "(sklearn.utils.class_weight.compute_class_weight) and pass a dict."
-            )
-        if self.norm == "batch" and self.batch_size != "auto" and self.batch_size < 2:
-            raise ValueError(
-                "norm='batch' needs batches of at least 2 samples; use batch_size >= 2 "
-                "or norm='layer'."
             )
 
 

@@ -9,14 +9,16 @@ from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from sklstm._base import _BaseLSTM
-from sklstm._build import n_quantiles
 from sklstm._data import SequenceDataset
 from sklstm._docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
-from sklstm._losses import PinballLoss, RegressionLoss, middle_quantile
+from sklstm._engine._build import n_quantiles
+from sklstm._engine._losses import PinballLoss, RegressionLoss, middle_quantile
 from sklstm._sklearn_private import StrOptions, _fit_context
 from sklstm._targets import scaling
+from sklstm.io._registry import register_model
 
 
+@register_model
 class LSTMRegressor(RegressorMixin, _BaseLSTM):
     """LSTM regressor for sequences, trained with skorch.
 

@@ -23,6 +23,7 @@ class Sequences(NamedTuple):
 
 
 LAYOUTS = ("channels_last", "channels_first")
+MAX_VOCAB = 10_000_000  # token ids get an embedding row each: a bound on memory
 LAYOUT_TABLE = (
     "sklstm, Keras, PyTorch (batch_first) and tslearn read 3D X as (n_samples, "
     "n_timesteps, n_features); aeon and sktime hold (n_cases, n_channels, "

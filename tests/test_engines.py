@@ -61,12 +61,12 @@ def test_dask_grid_search_matches_local(dask_client, clf_data):
 def test_fitted_estimator_travels_to_a_worker_and_back(dask_client, clf_data):
     X, y = clf_data
     est = LSTMClassifier(**FAST).fit(X, y)
-    assert type(est.net_.module_).__module__ == "sklstm._module"
+    assert type(est.net_.module_).__module__ == "sklstm._engine._module"
 
     remote = dask_client.submit(lambda est, X: est.predict(X), est, X).result()
     np.testing.assert_array_equal(remote, est.predict(X))
     module = dask_client.submit(lambda est: type(est.net_.module_).__module__, est)
-    assert module.result() == "sklstm._module"  # by reference, never __main__
+    assert module.result() == "sklstm._engine._module"  # by reference, never __main__
 
     # fitted on a worker, used here
     back = dask_client.submit(lambda e, X, y: clone(e).fit(X, y), est, X, y).result()

@@ -63,7 +63,7 @@ def test_callback_stopping_training_skorch_style_returns_normally(reg_data):
 
 
 def test_cuda_out_of_memory_suggests_smaller_batch(reg_data, monkeypatch):
-    from sklstm._net import SequenceNet
+    from sklstm._engine._net import SequenceNet
 
     def boom(self, *args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory")
@@ -75,7 +75,7 @@ def test_cuda_out_of_memory_suggests_smaller_batch(reg_data, monkeypatch):
 
 
 def test_cpu_out_of_memory_becomes_memory_error(reg_data, monkeypatch):
-    from sklstm._net import SequenceNet
+    from sklstm._engine._net import SequenceNet
 
     def boom(self, *args, **kwargs):
         raise RuntimeError(

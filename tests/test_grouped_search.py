@@ -10,9 +10,9 @@ from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV, KFold, RandomizedSearchCV
 from skorch.callbacks import EpochTimer
 
+import sklstm.model_selection._grouped._plan as gp
+import sklstm.model_selection._grouped._train as gt
 from sklstm import LSTMClassifier, LSTMRegressor
-from sklstm import _grouped_prepare as gp
-from sklstm import _grouped_train as gt
 from sklstm.model_selection import GroupedSearchCV
 
 RTOL, ATOL = 1e-4, 1e-5

@@ -7,7 +7,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from sklstm import LSTMClassifier, LSTMRegressor
-from sklstm._onnx import to_onnx
+from sklstm.io._onnx import to_onnx
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")

@@ -6,7 +6,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 from sklstm import LSTMClassifier, LSTMRegressor, model_selection
-from sklstm._build import resolve_batch_size, resolve_max_epochs
+from sklstm._engine._build import resolve_batch_size, resolve_max_epochs
 from sklstm.preprocessing import SequenceScaler
 
 FAST = {"hidden_size": 6, "max_epochs": 3, "batch_size": 16, "random_state": 0}
@@ -118,8 +118,21 @@ def test_public_names():
     assert set(model_selection.__all__) == {
         "GroupedSearchCV",
         "refit_with_cv_epochs",
+        "search_space",
         "stopped_epoch",
     }
+
+
+def test_old_import_paths_keep_working():
+    import sklstm.forecasting as forecasting
+    import sklstm.preprocessing as preprocessing
+    import sklstm.search_spaces as search_spaces
+
+    assert preprocessing.WindowedForecaster is forecasting.WindowedForecaster
+    assert preprocessing.make_windows is forecasting.make_windows
+    assert search_spaces.search_space is model_selection.search_space
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        preprocessing.nope  # noqa: B018
 
 
 def test_predict_log_proba(clf_data):

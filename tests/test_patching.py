@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from sklstm import LSTMClassifier, LSTMRegressor, load, save
-from sklstm._patching import patch, resolve
+from sklstm._engine._patching import patch, resolve
 from sklstm.search_spaces import search_space
 
 FAST = {"hidden_size": 6, "max_epochs": 3, "batch_size": 16, "random_state": 0}

@@ -16,7 +16,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 import sklstm
 from sklstm import LSTMClassifier, LSTMRegressor
-from sklstm._persist import FORMAT_VERSION, load, save
+from sklstm.io._persist import FORMAT_VERSION, load, save
 
 FAST = {"hidden_size": 4, "max_epochs": 2, "batch_size": 16, "random_state": 0}
 
@@ -274,7 +274,7 @@ def test_format_and_version_checks(tmp_path, reg_data):
 
     with pytest.raises(ValueError, match="unknown estimator class 'LSTMForecaster'"):
         load(_rewrite(path, meta=unknown_class))
-    with pytest.raises(ValueError, match="holds a LSTMRegressor, not a LSTMClassifier"):
+    with pytest.raises(ValueError, match="holds an LSTMRegressor, not an LSTMClassifier"):
         load(path, estimator_class=LSTMClassifier)
     assert isinstance(load(path, estimator_class=LSTMRegressor), LSTMRegressor)
 

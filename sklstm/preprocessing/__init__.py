@@ -1,8 +1,25 @@
-"""Sequence-aware scikit-learn transformers: scaling, forecasting windows, text."""
+"""Sequence-aware scikit-learn transformers: scaling and text.
 
-from sklstm.preprocessing._forecaster import WindowedForecaster
+``WindowedForecaster`` and ``make_windows`` moved to :mod:`sklstm.forecasting`;
+their old names here still work, resolved on first use so that this package
+imports no estimator.
+"""
+
+import importlib
+
 from sklstm.preprocessing._scaler import SequenceScaler
 from sklstm.preprocessing._text import TextSequencer
-from sklstm.preprocessing._window import make_windows
 
-__all__ = ["SequenceScaler", "TextSequencer", "WindowedForecaster", "make_windows"]
+_MOVED = {
+    "WindowedForecaster": "sklstm.forecasting",
+    "make_windows": "sklstm.forecasting",
+}
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["SequenceScaler", "TextSequencer"]

@@ -11,8 +11,10 @@ from sklearn.utils.validation import check_is_fitted
 from sklstm._data import is_sequence_list
 from sklstm._sklearn_private import StrOptions, _fit_context
 from sklstm._validation import LAYOUTS, check_sequences
+from sklstm.io._registry import register_plain
 
 
+@register_plain
 class SequenceScaler(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Scale each feature with statistics pooled over samples and time steps.
 

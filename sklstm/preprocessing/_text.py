@@ -12,11 +12,13 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.utils.validation import check_is_fitted
 
 from sklstm._sklearn_private import Interval, RealNotInt, StrOptions, _fit_context
+from sklstm.io._registry import register_plain
 
 PAD_ID = 0
 OOV_ID = 1
 
 
+@register_plain
 class TextSequencer(TransformerMixin, BaseEstimator):
     """Turn texts into sequences of integer token ids, in reading order.
 

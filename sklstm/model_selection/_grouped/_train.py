@@ -26,15 +26,11 @@ import warnings
 import numpy as np
 import torch
 
-from sklstm._grouped_module import GroupedLSTM
-from sklstm._grouped_prepare import OPTIMIZERS, Member, criterion_key
-from sklstm._net import (
-    TrainingDivergedError,
-    cuda_indices,
-    record_batches,
-    seed_torch,
-)
-from sklstm._threads import torch_threads
+from sklstm._engine._net import TrainingDivergedError, record_batches
+from sklstm._engine._runtime import cuda_indices, seed_torch, torch_threads
+from sklstm._fitplan import record_fit
+from sklstm.model_selection._grouped._module import GroupedLSTM
+from sklstm.model_selection._grouped._plan import OPTIMIZERS, Member, criterion_key
 
 _BETAS, _EPS = (0.9, 0.999), 1e-8  # torch's Adam defaults, which sklstm keeps
 
@@ -286,7 +282,7 @@ def train_group(
     for i, m in enumerate(members):
         group.model.store_model(i, m.net.module_)
         if m.result is None:
-            m.estimator._record_fit(m.net, 0, device, False)
+            record_fit(m.estimator, m.net, 0, m.plan)
             m.result = m.estimator
     share = (time.perf_counter() - start) / len(members)
     for m in members:

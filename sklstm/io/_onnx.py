@@ -12,8 +12,8 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from sklstm._base import _BaseLSTM
 from sklstm._targets import probabilities_torch
+from sklstm.io._registry import is_model
 
 
 class _Predictor(nn.Module):
@@ -54,7 +54,7 @@ class _Predictor(nn.Module):
         return out[..., 0] if self.drop_output_axis else out
 
     def _patches(self, x: torch.Tensor) -> torch.Tensor:
-        """``sklstm._patching.patch`` in torch ops, for dynamic lengths
+        """``sklstm._engine._patching.patch`` in torch ops, for dynamic lengths
         (non-overlapping patches: the stride is the patch size)."""
         size, stride = self.patch_size, self.patch_stride
         batch, steps, width = x.shape
@@ -68,7 +68,7 @@ class _Predictor(nn.Module):
 
 
 def to_onnx(
-    estimator: _BaseLSTM,
+    estimator,
     path: str | os.PathLike,
     *,
     opset: int = 17,
@@ -141,7 +141,7 @@ def to_onnx(
     >>> bool(np.allclose(pred, reg.predict(X[:4, :3]), rtol=1e-4))
     True
     """
-    if not isinstance(estimator, _BaseLSTM):
+    if not is_model(estimator):
         raise TypeError(
             f"to_onnx expects an sklstm estimator, got {type(estimator).__name__}."
         )
@@ -198,7 +198,7 @@ def to_onnx(
     return path
 
 
-def _predictor(estimator: _BaseLSTM) -> tuple[_Predictor, torch.Tensor, str]:
+def _predictor(estimator) -> tuple[_Predictor, torch.Tensor, str]:
     """The export module (a CPU copy), an example input and the output name."""
     module = copy.deepcopy(estimator.net_.module_).cpu().eval()
     tokens = estimator.embedding_dim is not None

@@ -15,9 +15,9 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 
-from sklstm import _build
-from sklstm._inputs import MAX_VOCAB
-from sklstm._module import LSTMNetwork
+from sklstm._engine import _build
+from sklstm._engine._module import LSTMNetwork
+from sklstm._validation import MAX_VOCAB
 
 # parameters that make sklstm read or write files: not restored from a file
 # unless the caller says so

@@ -17,9 +17,14 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback, EarlyStopping, Freezer, Unfreezer
 
-from sklstm._callbacks import ScheduleCallback, TensorBoardLogger, silent, to_stderr
-from sklstm._module import LSTMNetwork
-from sklstm._net import SequenceNet, softmax_last
+from sklstm._engine._callbacks import (
+    ScheduleCallback,
+    TensorBoardLogger,
+    silent,
+    to_stderr,
+)
+from sklstm._engine._module import LSTMNetwork
+from sklstm._engine._net import SequenceNet, softmax_last
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -67,30 +72,6 @@ def resolve_max_epochs(max_epochs, n_train: int, batch_size: int) -> int:
     steps = -(-max(n_train, 1) // batch_size)
     low, high = AUTO_EPOCHS
     return int(min(high, max(low, -(-AUTO_MIN_STEPS // steps))))
-
-
-def resolve_device(device) -> str:
-    """``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:<i>"`` or a ``torch.device``
-    as a device string; ``ValueError`` for anything else or a missing GPU."""
-    if str(device) == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(
-            f"Unknown device {device!r}; use 'cpu', 'cuda', 'cuda:<index>' or 'auto'."
-        ) from None
-    if parsed.type not in ("cpu", "cuda"):
-        raise ValueError(
-            f"device={device!r} is not supported; use 'cpu', 'cuda', "
-            "'cuda:<index>' or 'auto'."
-        )
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} but CUDA is not available; use device='cpu' "
-            "or device='auto'."
-        )
-    return str(parsed)
 
 
 @functools.cache
@@ -309,7 +290,7 @@ _NONLINEARITY = {
 }
 
 
-def _training_params(est, device: str) -> dict:
+def training_params(est, device: str) -> dict:
     """Net parameters that may change between fits of one network."""
     cls, opt_kwargs = optimizer_spec(est, device)
     return {
@@ -346,7 +327,7 @@ def build_net(
         min_batch=2 if est.norm == "batch" else 1,
         # CPU: cache-sized chunks are fastest; GPU: big ones fill the device
         predict_batch_size=512 if device == "cpu" else 8192,
-        **_training_params(est, device),
+        **training_params(est, device),
     )
 
 
@@ -374,38 +355,16 @@ def update_net(
     settings, batch size, regularization and callbacks take effect from the
     next epoch. The optimizer state is kept unless the optimizer class
     changes. Under ``partial_fit`` the learning-rate schedule carries on
-    unless its settings (or ``lr``) change; a warm-started ``fit`` runs a
+    unless its settings (or ``lr``) change; a warm-started fit runs a
     new schedule of ``max_epochs`` epochs from ``lr``.
     """
     check_architecture(est, net)
-    params = _training_params(est, device)
+    params = training_params(est, device)
     # partial_fit carries the rate (and schedule) on unless lr itself changed;
     # a warm-started fit runs a new schedule from lr
     new_lr = params["lr"] != net.lr or not incremental
-    # decay splits the parameters in two groups (matrices; biases and scales)
-    layout = bool(params.get("optimizer__weight_decay"))
-    if params["optimizer"] is not net.optimizer or layout != (
-        len(net.optimizer_.param_groups) > 1
-    ):
-        for key in [k for k in vars(net) if k.startswith("optimizer__")]:
-            delattr(net, key)  # settings of the old optimizer class
-        for key, value in params.items():
-            setattr(net, key, value)
-        net.initialize_optimizer()
-    else:
-        for key, value in params.items():
-            setattr(net, key, value)
-        settings = {k[len("optimizer__") :]: v for k, v in params.items() if "__" in k}
-        for group in net.optimizer_.param_groups:
-            decays = any(p.dim() >= 2 for p in group["params"])
-            group.update(settings)
-            if new_lr:
-                group["lr"] = params["lr"]
-            if not decays:  # biases and scales are never decayed
-                group["weight_decay"] = 0.0
-    dropout = float(est.dropout)
-    net.module__dropout = dropout
-    net.module_.set_dropout(dropout)
+    net.apply_training(params, new_lr=new_lr)
+    net.set_dropout(float(est.dropout))
     old = dict(net.callbacks_)
     callbacks = make_callbacks(est, n_train, early_stopping=early_stopping)
     for i, item in enumerate(callbacks):
@@ -413,8 +372,7 @@ def update_net(
             name, cb = item
             if not new_lr and cb.same_schedule(old.get(name)):
                 callbacks[i] = (name, old[name])  # carry the schedule on
-    net.callbacks = callbacks
-    net.initialize_callbacks()
+    net.replace_callbacks(callbacks)
 
 
 def plain(value):

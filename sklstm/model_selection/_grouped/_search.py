@@ -23,8 +23,10 @@ import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.metaestimators import available_if
 
-from sklstm import _build, _grouped_prepare, _grouped_train
+import sklstm.model_selection._grouped._plan as _grouped_prepare
+import sklstm.model_selection._grouped._train as _grouped_train
 from sklstm._data import is_sequence_list
+from sklstm._engine._runtime import resolve_device
 from sklstm._sklearn_private import BaseSearchCV, _safe_indexing
 
 
@@ -150,7 +152,7 @@ def search_reason(
         return "variable-length sequences"
     est = clone(estimator).set_params(**clone(params, safe=False))
     try:
-        device = _build.resolve_device(est.device)
+        device = resolve_device(est.device)
     except ValueError as exc:
         return str(exc)
     if grouping == "auto" and not device.startswith("cuda"):

@@ -16,10 +16,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
+import sklstm.forecasting._differencing as diff
 from sklstm._data import is_sequence_list
 from sklstm._sklearn_private import HasMethods, Interval, StrOptions, _fit_context
-from sklstm.preprocessing import _differencing as diff
-from sklstm.preprocessing._window import series_arrays
+from sklstm.forecasting._windows import series_arrays
+from sklstm.io._registry import register_plain
 
 
 def _default_estimator():
@@ -37,6 +38,7 @@ def _fingerprint(arr: np.ndarray) -> str:
     )
 
 
+@register_plain
 class WindowedForecaster(RegressorMixin, BaseEstimator):
     """Forecast a time series with a sequence regressor fitted on its windows.
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from sklearn.base import clone
-from sklearn.utils import check_random_state
 
-from sklstm import _build
-from sklstm._grouped_module import unsupported
-from sklstm._losses import ClassificationLoss, RegressionLoss
-from sklstm._net import cuda_indices, seed_torch
+from sklstm._engine import _build
+from sklstm._engine._losses import ClassificationLoss, RegressionLoss
+from sklstm._engine._runtime import seeded
+from sklstm._fitplan import new_net, plan_fit
 from sklstm._sklearn_private import _safe_indexing
+from sklstm.model_selection._grouped._module import unsupported
 
 OPTIMIZERS = {
     torch.optim.Adam: "adam",
@@ -55,6 +55,7 @@ class Member:
     result: object = None
     fit_time: float = 0.0
     meta: dict = field(default_factory=dict)
+    plan: object = None  # the fit plan it was prepared by
 
 
 def parameter_reason(est) -> str | None:
@@ -96,24 +97,14 @@ def prepare(estimator, params: dict, X, y, train: np.ndarray) -> Member:
     if reason is not None:
         raise NotGroupable(reason)
     X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
-    est._check_y_present(y_train)
-    est._check_combinations(incremental=False)
-    data = est._check_X(X_train, reset=True)
+    plan = plan_fit(est, X_train, y_train, cache=False)
+    data, device, seed = plan.train, plan.device, plan.seed
     if data.lengths is not None:
         raise NotGroupable("variable-length sequences")
-    y_arr = est._check_target(y_train, data, fit=True, classes=None)
     if getattr(est, "multilabel_", False):
         raise NotGroupable("multi-label targets")
-    est._check_length(data, y_arr)
-    data.y = est._target_tensor(y_arr, None, reset=True)
-    est._resolve_training(len(data), incremental=False)
-    device = _build.resolve_device(est.device)
-    seed = int(check_random_state(est.random_state).randint(np.iinfo(np.int32).max))
-    cuda = cuda_indices(device)
-    # the same seeded construction as fit: the same initial weights
-    with torch.random.fork_rng(devices=cuda):
-        seed_torch(seed, cuda)
-        net = est._new_net(data, device, seed, early_stopping=False)
+    with seeded(seed, device):  # as fit builds it: the same initial weights
+        net = new_net(est, plan)
     reason = unsupported(net.module_) or _criterion_reason(net.criterion_)
     if reason is not None:
         raise NotGroupable(reason)
@@ -144,6 +135,7 @@ def prepare(estimator, params: dict, X, y, train: np.ndarray) -> Member:
         lrs=_learning_rates(est, net),
         key=key,
         input_shape=tuple(data.X.shape[1:]),
+        plan=plan,
     )
 
 

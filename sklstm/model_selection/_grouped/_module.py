@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from sklstm._module import LSTMNetwork
+from sklstm._engine._module import LSTMNetwork
 
 _ACTIVATION_FUNCTIONS = {
     nn.ReLU: torch.relu,
@@ -50,7 +50,7 @@ class GroupedLSTM(nn.Module):
     leading model axis: ``lstm.weight_ih_l0`` of shape ``(4H, F)`` becomes
     ``(n_models, 4H, F)``, in the order of ``template.named_parameters()``,
     so model ``k``'s weights load from, and go back into, an ordinary
-    :class:`~sklstm._module.LSTMNetwork` (:meth:`load_model`,
+    :class:`~sklstm._engine._module.LSTMNetwork` (:meth:`load_model`,
     :meth:`store_model`). Inputs are per-model batches ``(n_models, batch,
     steps, features)``; outputs ``(n_models, batch, outputs)``: the head on
     the last layer's final hidden state (both directions when
@@ -66,8 +66,8 @@ class GroupedLSTM(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> from sklstm._module import LSTMNetwork
-    >>> from sklstm._grouped_module import GroupedLSTM
+    >>> from sklstm._engine._module import LSTMNetwork
+    >>> from sklstm.model_selection._grouped._module import GroupedLSTM
     >>> nets = [LSTMNetwork(2, 1, hidden_size=4) for _ in range(3)]
     >>> group = GroupedLSTM(nets[0], 3)
     >>> for k, net in enumerate(nets):

@@ -1,4 +1,4 @@
-"""Save a fitted estimator to one file and load it back, without pickle.
+"""The model file: one fitted LSTM estimator in a zip archive, without pickle.
 
 The file is a zip archive (any suffix; ``.sklstm`` is a good one) of two members:
 
@@ -21,18 +21,16 @@ import warnings
 import zipfile
 
 import torch
-from sklearn.pipeline import Pipeline
-from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
-from sklstm import _build
-from sklstm._archive import read_members, write_members
-from sklstm._base import _BaseLSTM
-from sklstm._build import resolve_device
-from sklstm._codec import Unstorable, decode, encode
+import sklstm.io._registry as _registry
 from sklstm._data import SequenceDataset
-from sklstm._net import cuda_indices
-from sklstm._trust import (
+from sklstm._engine import _build
+from sklstm._engine._runtime import cuda_indices, resolve_device
+from sklstm._version import __version__
+from sklstm.io._archive import read_members, write_members
+from sklstm.io._codec import Unstorable, decode, encode
+from sklstm.io._trust import (
     PATH_PARAMS,
     check_declared_sizes,
     check_fitted,
@@ -49,78 +47,7 @@ _PRIVATE_FITTED = ("_fitted_on_2d", "_target_ndim")
 _NOT_IN_META = ("net_", "history_")  # the net is rebuilt, the history stored apart
 
 
-# ------------------------------------------------------------------- saving
-def save(estimator, path: str | os.PathLike) -> pathlib.Path:
-    """Save a fitted sklstm estimator, or a pipeline holding some, without pickle.
-
-    An estimator's file is a zip archive holding ``meta.json`` (versions,
-    class name, constructor parameters, fitted attributes, training history)
-    and ``weights.pt`` (the network's, criterion's and optimizer's state
-    dicts, on the CPU). A :class:`~sklearn.pipeline.Pipeline` (for instance
-    a scaler and an LSTM, or a search's ``best_estimator_``) is stored as
-    its scikit-learn part in skops' auditable format (``skops.io``; needs
-    ``pip install 'sklstm[persist]'``) plus one such model file per sklstm
-    step. The file is written to a temporary file created exclusively in
-    the target directory, then renamed over the target.
-
-    Parameters
-    ----------
-    estimator : LSTMClassifier, LSTMRegressor, Pipeline or WindowedForecaster
-        A fitted estimator, pipeline or forecaster (stored like a
-        pipeline: skops for its own state, a model file per LSTM). The
-        sklstm estimators' parameters must be plain values: ``callbacks``
-        must be empty, ``optimizer`` a name or a ``torch.optim`` class, and
-        ``init_from`` None or a path.
-    path : str or path-like
-        Where to write (an existing file is replaced).
-
-    Returns
-    -------
-    path : pathlib.Path
-        The path written.
-
-    Raises
-    ------
-    sklearn.exceptions.NotFittedError
-        If the estimator is not fitted.
-    ValueError
-        If a parameter or fitted attribute cannot be stored as JSON.
-
-    See Also
-    --------
-    load : Read the file back.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> import numpy as np
-    >>> from sklstm import LSTMRegressor
-    >>> from sklstm import load, save
-    >>> X = np.random.RandomState(0).normal(size=(32, 5, 2))
-    >>> reg = LSTMRegressor(max_epochs=2, random_state=0).fit(X, X.sum(axis=(1, 2)))
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     path = save(reg, pathlib.Path(tmp) / "model.sklstm")
-    ...     again = load(path)
-    >>> bool(np.array_equal(again.predict(X), reg.predict(X)))
-    True
-    """
-    from sklstm.preprocessing import WindowedForecaster
-
-    if isinstance(estimator, (Pipeline, WindowedForecaster)):
-        from sklstm._pipeline_io import save_pipeline
-
-        check_is_fitted(estimator)
-        return save_pipeline(estimator, path)
-    if not isinstance(estimator, _BaseLSTM):
-        raise TypeError(
-            "save expects an sklstm estimator, a Pipeline or a WindowedForecaster, "
-            f"got {type(estimator).__name__}."
-        )
-    check_is_fitted(estimator)
-    return write_members(path, model_members(estimator, storable_params(estimator)))
-
-
-def storable_params(estimator: _BaseLSTM) -> dict:
+def storable_params(estimator) -> dict:
     """The estimator's parameters, if a model file can hold them."""
     params = estimator.get_params(deep=False)
     if params.get("callbacks"):
@@ -129,7 +56,7 @@ def storable_params(estimator: _BaseLSTM) -> dict:
             "not JSON. Use set_params(callbacks=None) first (they only act during "
             "fit), or pickle the estimator instead."
         )
-    if isinstance(params.get("init_from"), _BaseLSTM):
+    if _registry.is_model(params.get("init_from")):
         raise ValueError(
             "Cannot save init_from: it holds a fitted estimator. It only acts in "
             "fit: use set_params(init_from=None), or save that model and pass its "
@@ -138,7 +65,7 @@ def storable_params(estimator: _BaseLSTM) -> dict:
     return params
 
 
-def save_state(estimator: _BaseLSTM, path) -> pathlib.Path:
+def save_state(estimator, path) -> pathlib.Path:
     """Save the fitted state only: ``callbacks`` and ``init_from`` (which act
     in ``fit`` alone) are stored as None. For the epoch cache, which resumes
     fitted states under the caller's own parameters."""
@@ -146,10 +73,8 @@ def save_state(estimator: _BaseLSTM, path) -> pathlib.Path:
     return write_members(path, model_members(estimator, params))
 
 
-def model_members(estimator: _BaseLSTM, params: dict) -> list:
+def model_members(estimator, params: dict) -> list:
     """The members of a model file: ``(name, bytes, compression)``."""
-    import sklstm
-
     net = estimator.net_
     fitted = {
         name: value
@@ -162,12 +87,10 @@ def model_members(estimator: _BaseLSTM, params: dict) -> list:
         meta = {
             "format": "sklstm",
             "format_version": FORMAT_VERSION,
-            "sklstm_version": sklstm.__version__,
+            "sklstm_version": __version__,
             "torch_version": torch.__version__,
             "estimator": type(estimator).__name__,
-            "params": {
-                k: encode(_build.plain(v), f"parameter {k}") for k, v in params.items()
-            },
+            "params": encode_params(params),
             "fitted": {k: encode(v, f"attribute {k}") for k, v in fitted.items()},
             "history": encode(list(net.history), "history_"),
             "net": {"seed": int(net.seed), "n_train": int(batches * net.batch_size)},
@@ -199,145 +122,13 @@ def _to_cpu(value):
     return value
 
 
-# ------------------------------------------------------------------ loading
-def load(
-    path: str | os.PathLike,
-    *,
-    device: str | torch.device = "cpu",
-    estimator_class: type[_BaseLSTM] | None = None,
-    restore_paths: bool = False,
-    trusted: list[str] | None = None,
-):
-    """Load an estimator written by :func:`save`.
-
-    Nothing in the file is unpickled: ``meta.json`` is plain JSON and the
-    weights are read with ``torch.load(weights_only=True)``. The estimator is
-    rebuilt with its class's constructor, its fitted attributes are restored,
-    and its skorch net is built as ``fit`` builds it and given the saved
-    weights, so ``predict`` gives the same outputs as the saved estimator.
-    The optimizer state (moments, learning rate) and the history are restored
-    too, so ``partial_fit`` (or a fit with ``warm_start=True``) carries on
-    where training stopped; learning-rate schedulers and early stopping start
-    afresh, as they do in a warm-started fit. A ``stateful`` model starts with
-    no carried state.
-
-    Parameters
-    ----------
-    path : str or path-like
-        A file written by :func:`save`.
-    device : str or torch.device, default="cpu"
-        Where to put the network (``"cpu"``, ``"cuda"``, ``"cuda:1"`` or
-        ``"auto"``), whatever device it was trained on. It becomes the
-        fitted ``device_``; the ``device`` parameter keeps its saved value
-        (set it with ``set_params`` before fitting again on another device).
-    estimator_class : class, default=None
-        The class the file must hold (for ``LSTMRegressor.load``-style
-        class methods, and for subclasses of the sklstm estimators). By
-        default the stored name must be ``"LSTMClassifier"`` or
-        ``"LSTMRegressor"``.
-    restore_paths : bool, default=False
-        Restore the parameters that make sklstm read or write files
-        (``epoch_cache``, ``tensorboard_dir``, a path in ``init_from``). By
-        default they are reset to None with a warning: a model file from
-        elsewhere must not choose where the next ``fit`` reads or writes.
-
-    trusted : list of str or None, default=None
-        For a pipeline file: types (``"module.Class"``) to accept in its
-        scikit-learn part beyond those skops trusts by default and sklstm's
-        own transformers. Anything else is refused.
-
-    Returns
-    -------
-    estimator : LSTMClassifier, LSTMRegressor or Pipeline
-        The fitted estimator (or pipeline, for a file holding one).
-
-    Raises
-    ------
-    ValueError
-        Naming the file and the problem, for anything that is not a valid
-        sklstm model file: not a zip archive, a member encrypted, oddly
-        compressed, larger than its limit or inflating like a
-        decompression bomb; malformed or oversized JSON; a newer format
-        version, another or an unknown class; parameters or fitted
-        attributes of the wrong type, shape or value (NaN included);
-        weights that are not plain tensors (a pickle payload is refused
-        unrun), or that do not have the shapes the parameters declare
-        (checked before any network is built); an optimizer state that
-        does not fit its parameters.
-
-    Warns
-    -----
-    UserWarning
-        If the file was written by another sklstm major.minor version, if
-        path parameters were reset (see ``restore_paths``), or if the
-        optimizer state has another version's layout (training then
-        continues with a fresh optimizer state).
-
-    See Also
-    --------
-    save : Write the file.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> import numpy as np
-    >>> from sklstm import LSTMClassifier
-    >>> from sklstm import load, save
-    >>> rng = np.random.RandomState(0)
-    >>> X = rng.normal(size=(40, 6, 2))
-    >>> y = np.where(X[:, :, 0].mean(axis=1) > 0, "up", "down")
-    >>> clf = LSTMClassifier(max_epochs=2, random_state=0).fit(X, y)
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     path = save(clf, pathlib.Path(tmp) / "clf.sklstm")
-    ...     again = load(path, estimator_class=LSTMClassifier)
-    >>> again.classes_
-    array(['down', 'up'], dtype='<U4')
-    >>> bool(np.array_equal(again.predict_proba(X), clf.predict_proba(X)))
-    True
-    """
-    try:
-        meta = read_meta(path, str(path))
-        if meta.get("format") == "sklstm-pipeline":
-            from sklstm._pipeline_io import load_pipeline
-
-            return load_pipeline(path, str(path), device=device, trusted=trusted)
-        return load_model(path, str(path), device, estimator_class, restore_paths)
-    except ValueError as exc:
-        message = str(exc)
-        if str(path) not in message:
-            message = f"{path}: {message}"
-        raise ValueError(message) from None
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise
-    except (
-        TypeError,
-        KeyError,
-        IndexError,
-        AttributeError,
-        RecursionError,
-        RuntimeError,
-        NotImplementedError,
-        OverflowError,
-        EOFError,
-        UnicodeDecodeError,
-        OSError,
-    ) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        raise ValueError(
-            f"{path} is not a valid sklstm model file ({type(exc).__name__}: "
-            f"{first[:200]})."
-        ) from None
-
-
-def load_model(
-    source, path: str, device, estimator_class=None, restore_paths=False
-) -> _BaseLSTM:
+def load_model(source, path: str, device, estimator_class=None, restore_paths=False):
     """Load a model file from ``source`` (a path or file object) named ``path``."""
     meta, blob = _read_archive(source, path)
     cls = _estimator_class(meta.get("estimator"), estimator_class)
     device = resolve_device(device)
     try:
-        params = {str(k): decode(v) for k, v in dict(meta["params"]).items()}
+        params = decode_params(meta["params"])
         fitted = {str(k): decode(v) for k, v in dict(meta["fitted"]).items()}
         history = History(check_history(decode(list(meta["history"])), path))
         seed, n_train = int(meta["net"]["seed"]), int(meta["net"]["n_train"])
@@ -353,25 +144,7 @@ def load_model(
         raise ValueError(f"{path}: meta.json is not valid: {exc!r}"[:500]) from None
     if not (0 <= seed < 2**63 and 0 <= n_train < 2**40):
         raise ValueError(f"{path}: meta.json is not valid: bad net settings.")
-    if not restore_paths:
-        dropped = [
-            k for k in PATH_PARAMS if isinstance(params.get(k), (str, os.PathLike))
-        ]
-        for name in dropped:
-            params[name] = None
-        if dropped:
-            warnings.warn(
-                f"{path}: the saved {', '.join(dropped)} (paths sklstm would read "
-                "or write) were reset to None; pass restore_paths=True to keep "
-                "them for a file you trust.",
-                UserWarning,
-                stacklevel=3,
-            )
-    try:
-        estimator = cls(**params)
-        estimator._validate_params()
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: the saved parameters are not valid: {exc}") from None
+    estimator = restore_estimator(cls, params, path, restore_paths)
     for name, value in fitted.items():
         if not _PUBLIC_FITTED.fullmatch(name) and name not in _PRIVATE_FITTED:
             raise ValueError(f"{path}: unexpected fitted attribute {name!r}.")
@@ -398,6 +171,40 @@ def load_model(
     estimator.net_ = net
     estimator.history_ = net.history
     estimator.device_ = device
+    return estimator
+
+
+def decode_params(encoded) -> dict:
+    """Parameters as ``encode`` wrote them (``meta.json``), decoded."""
+    return {str(k): decode(v) for k, v in dict(encoded).items()}
+
+
+def encode_params(params: dict) -> dict:
+    return {k: encode(_build.plain(v), f"parameter {k}") for k, v in params.items()}
+
+
+def restore_estimator(cls: type, params: dict, path, restore_paths: bool):
+    """An unfitted ``cls(**params)``, its parameters checked as ``fit`` checks
+    them; path parameters reset unless ``restore_paths`` (with a warning)."""
+    if not restore_paths:
+        dropped = [
+            k for k in PATH_PARAMS if isinstance(params.get(k), (str, os.PathLike))
+        ]
+        for name in dropped:
+            params[name] = None
+        if dropped:
+            warnings.warn(
+                f"{path}: the saved {', '.join(dropped)} (paths sklstm would read "
+                "or write) were reset to None; pass restore_paths=True to keep "
+                "them for a file you trust.",
+                UserWarning,
+                stacklevel=4,
+            )
+    try:
+        estimator = cls(**params)
+        estimator._validate_params()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: the saved parameters are not valid: {exc}") from None
     return estimator
 
 
@@ -435,37 +242,33 @@ def _read_archive(source, path: str) -> tuple[dict, bytes]:
 
 
 def _check_version(saved: str, path) -> None:
-    import sklstm
-
     def major_minor(version: str) -> tuple[str, ...]:
         return tuple(version.split(".")[:2])
 
-    if major_minor(saved) != major_minor(sklstm.__version__):
+    if major_minor(saved) != major_minor(__version__):
         warnings.warn(
             f"{path} was saved with sklstm {saved} and is loaded with sklstm "
-            f"{sklstm.__version__}; check its predictions, or refit with this "
+            f"{__version__}; check its predictions, or refit with this "
             "version.",
             UserWarning,
             stacklevel=4,
         )
 
 
-def _estimator_class(name, expected: type[_BaseLSTM] | None) -> type[_BaseLSTM]:
+def _estimator_class(name, expected: type | None) -> type:
     if expected is not None:
-        if not (isinstance(expected, type) and issubclass(expected, _BaseLSTM)):
+        if not _registry.is_model_class(expected):
             raise TypeError("estimator_class must be an sklstm estimator class.")
         if name != expected.__name__:
-            raise ValueError(f"The file holds a {name}, not a {expected.__name__}.")
+            raise ValueError(f"The file holds an {name}, not an {expected.__name__}.")
         return expected
-    from sklstm import LSTMClassifier, LSTMRegressor
-
-    known = {cls.__name__: cls for cls in (LSTMClassifier, LSTMRegressor)}
-    if not isinstance(name, str) or name not in known:
+    cls = _registry.model_class(name)
+    if cls is None:
         raise ValueError(
             f"The file holds an unknown estimator class {name!r}; sklstm loads "
-            f"{sorted(known)}. For a subclass, pass it as estimator_class."
+            f"{_registry.model_names()}. For a subclass, pass it as estimator_class."
         )
-    return known[name]
+    return cls
 
 
 def _read_weights(blob: bytes, device: str, path) -> dict:
@@ -486,7 +289,7 @@ def _read_weights(blob: bytes, device: str, path) -> dict:
     return weights
 
 
-def _rebuild_net(estimator: _BaseLSTM, weights: dict, device, seed, n_train, path):
+def _rebuild_net(estimator, weights: dict, device, seed, n_train, path):
     """Build and initialize the net as ``fit`` does, then load the state."""
     k = estimator._n_outputs()
     # a criterion needs targets (class weights): give one of each output, then
@@ -537,6 +340,3 @@ def _current_module_keys(state: dict) -> dict:
             key = f"head.{int(index) + 1}.{rest}"
         out[key] = value
     return out
-
-
-__all__ = ["FORMAT_VERSION", "load", "save"]

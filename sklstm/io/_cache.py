@@ -29,6 +29,8 @@ import numpy as np
 import torch
 
 from sklstm._data import SequenceDataset
+from sklstm.io._model import save_state
+from sklstm.io._persist import load
 
 # parameters that do not change what is learned, or that the cache resolves
 _NOT_IN_KEY = {"max_epochs", "verbose", "epoch_cache", "n_threads", "warm_start"}
@@ -124,8 +126,6 @@ def lookup(directory, key: str, max_epochs: int):
         match = pattern.fullmatch(path.name)
         if match and int(match.group(1)) <= max_epochs and path.is_file():
             found.append((int(match.group(1)), path))
-    from sklstm._persist import load
-
     for _, path in sorted(found, reverse=True):
         try:
             with warnings.catch_warnings():
@@ -138,7 +138,5 @@ def lookup(directory, key: str, max_epochs: int):
 
 def store(directory, key: str, estimator) -> None:
     """Save a fitted estimator's state under ``key`` and its epoch count."""
-    from sklstm._persist import save_state
-
     path = Path(directory) / f"{key}-{len(estimator.history_):05d}.sklstm"
     save_state(estimator, path)

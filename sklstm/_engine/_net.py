@@ -33,9 +33,10 @@ from skorch.callbacks import (
 )
 from skorch.utils import to_tensor
 
-from sklstm._callbacks import EpochLog, to_stderr
 from sklstm._data import Batch, BatchIterator, SequenceDataset
-from sklstm._losses import PinballLoss
+from sklstm._engine._callbacks import EpochLog, to_stderr
+from sklstm._engine._losses import PinballLoss
+from sklstm._engine._runtime import cuda_indices, seed_torch
 
 _BATCH_HOOKS = ("on_batch_begin", "on_batch_end")
 
@@ -59,25 +60,6 @@ class TrainingDivergedError(ValueError):
 
 def _listens(cb: Callback, hook: str) -> bool:
     return getattr(type(cb), hook) is not getattr(Callback, hook)
-
-
-def cuda_indices(device) -> list[int]:
-    """The CUDA device indices ``device`` names (``[]`` for the CPU), for
-    ``torch.random.fork_rng`` and :func:`seed_torch`."""
-    parsed = torch.device(device)
-    return [parsed.index or 0] if parsed.type == "cuda" else []
-
-
-def seed_torch(seed: int, cuda: list[int]) -> None:
-    """Seed the CPU generator and those of the ``cuda`` devices.
-
-    Not ``torch.manual_seed``: on a CPU-only machine it queues lazy seeding
-    calls for CUDA and other backends, recording a stack trace each time
-    (about 1 ms per call, which a small model's epoch notices).
-    """
-    torch.default_generator.manual_seed(seed)
-    for index in cuda:
-        torch.cuda.default_generators[index].manual_seed(seed)
 
 
 def softmax_last(x: torch.Tensor) -> torch.Tensor:
@@ -356,6 +338,67 @@ class SequenceNet(NeuralNet):
         # a NaN or inf anywhere makes that parameter's sum non-finite
         sums = torch.stack([p.detach().sum() for p in self.module_.parameters()])
         return bool(torch.isfinite(sums).all())
+
+    # ------------------------------------------- what the estimator asks of it
+    def apply_training(self, params: dict, *, new_lr: bool) -> None:
+        """Take new training settings (``_build.training_params``) between fits.
+
+        The optimizer state is kept unless the optimizer class or its group
+        layout (weight decay splits matrices from biases) changes; ``lr``
+        reaches the optimizer's groups only when ``new_lr``.
+        """
+        params = dict(params)
+        optimizer, lr = params.pop("optimizer"), params.pop("lr")
+        settings = {
+            k: params.pop(k) for k in list(params) if k.startswith("optimizer__")
+        }
+        self.set_params(**params)
+        layout = bool(settings.get("optimizer__weight_decay"))
+        if optimizer is not self.optimizer or layout != (
+            len(self.optimizer_.param_groups) > 1
+        ):
+            # settings of the old optimizer class must not reach the new one
+            for key in [k for k in vars(self) if k.startswith("optimizer__")]:
+                delattr(self, key)
+            vars(self).update(settings)
+            self.optimizer, self.lr = optimizer, lr
+            self.initialize_optimizer()
+            return
+        vars(self).update(settings)  # for a later re-initialisation
+        if new_lr:
+            self.set_params(lr=lr)  # skorch's virtual parameter: every group
+        plain = {k[len("optimizer__") :]: v for k, v in settings.items()}
+        for group in self.optimizer_.param_groups:
+            decays = any(p.dim() >= 2 for p in group["params"])
+            group.update(plain)
+            if not decays:  # biases and scales are never decayed
+                group["weight_decay"] = 0.0
+
+    def set_dropout(self, p: float) -> None:
+        """Change the dropout rate of the fitted module, weights kept."""
+        vars(self)["module__dropout"] = p  # skorch's set_params would rebuild it
+        self.module_.set_dropout(p)
+
+    def set_criterion_buffers(self, fresh: torch.nn.Module) -> None:
+        """Take ``fresh``'s buffers (class weights); drop those it lacks."""
+        new = dict(fresh.named_buffers())
+        for name, buffer in new.items():
+            setattr(self.criterion_, name, buffer.to(self.device))
+        for name, _ in list(self.criterion_.named_buffers()):
+            if new.get(name) is None:
+                setattr(self.criterion_, name, None)
+
+    def replace_callbacks(self, callbacks: list) -> None:
+        """New per-fit callbacks (skorch's ``set_params`` re-initialises them)."""
+        self.set_params(callbacks=callbacks)
+        self.initialize_callbacks()
+
+    def early_stopping_epoch(self) -> int | None:
+        """The epoch whose weights early stopping restored (None: none)."""
+        for _, cb in self.callbacks_:
+            if isinstance(cb, EarlyStopping) and cb.best_epoch_:
+                return int(cb.best_epoch_)
+        return None
 
     def drop_best_weights_copy(self) -> None:
         """Free EarlyStopping's copy of the best weights once they are restored.

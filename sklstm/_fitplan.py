@@ -1,0 +1,341 @@
+"""The one preparation of a fit, and the one run of it.
+
+``fit``, ``partial_fit``, a warm start, the epoch cache and grouped training
+all prepare a fit with :func:`plan_fit`: parameters checked (on every call,
+``partial_fit`` included), inputs and targets validated, ``"auto"`` sizes
+resolved, device and seed chosen, the validation split made and the epoch
+cache consulted. The result is a plain :class:`FitPlan`; :func:`new_net`
+builds the seeded net a fresh fit starts from and :func:`run_fit` trains it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+from skorch.helper import predefined_split
+
+from sklstm._data import SequenceDataset
+from sklstm._engine import _build
+from sklstm._engine._module import LSTMNetwork
+from sklstm._engine._net import SequenceNet, TrainingDivergedError
+from sklstm._engine._runtime import (
+    out_of_memory_as,
+    resolve_device,
+    seeded,
+    torch_threads,
+    watch_sigint,
+)
+from sklstm._params import check_parameters
+from sklstm._sklearn_private import _check_sample_weight, _num_samples
+from sklstm.io import _cache
+
+# fitted attributes resolved from "auto" parameters for each fit
+RESOLVED = ("batch_size_", "max_epochs_", "lr_scheduler_")
+
+
+@dataclass
+class FitPlan:
+    """Everything a fit needs, decided before any training.
+
+    ``train``/``valid`` are on the CPU until :func:`run_fit` moves them to
+    ``device``; ``epochs`` is None for a whole
+    fit of ``max_epochs_`` epochs; ``warm`` continues the fitted net;
+    ``resumed`` marks a state taken from the epoch cache; ``finished`` a
+    cached fit that needs no more epochs.
+    """
+
+    train: SequenceDataset
+    valid: SequenceDataset | None
+    targets: np.ndarray
+    device: str
+    seed: int
+    epochs: int | None
+    warm: bool
+    incremental: bool
+    early_stopping: bool
+    cache_key: str | None = None
+    resumed: bool = False
+    finished: bool = False
+
+
+# ------------------------------------------------------------------ planning
+def plan_fit(
+    est, X, y, sample_weight=None, *, epochs=None, classes=None, cache=True
+) -> FitPlan:
+    """Check, validate and decide everything a fit of ``est`` needs.
+
+    ``epochs=1`` is ``partial_fit``. Records what the data fixes on the
+    estimator (``input_size_``, ``classes_``, target scaling, resolved sizes)
+    as scikit-learn's ``validate_data`` records ``n_features_in_``.
+    """
+    est._check_y_present(y)
+    incremental = epochs is not None
+    warm = (est.warm_start or incremental) and hasattr(est, "net_")
+    check_parameters(est, incremental=incremental)
+    if warm:  # refuse an impossible continuation before reading the data
+        _build.check_architecture(est, est.net_)
+    data, targets = _read_data(
+        est, X, y, sample_weight, reset=not warm, classes=classes
+    )
+    # early stopping is off under partial_fit (one epoch per call), as in
+    # scikit-learn's MLP
+    early = bool(est.early_stopping) and not incremental
+    n = len(data)
+    n_train = n - int(np.ceil(est.validation_fraction * n)) if early else n
+    resolve_training(est, n_train, incremental=incremental)
+    plan = FitPlan(
+        train=data,
+        valid=None,
+        targets=targets,
+        device=resolve_device(est.device),
+        seed=int(check_random_state(est.random_state).randint(np.iinfo(np.int32).max)),
+        epochs=epochs,
+        warm=warm,
+        incremental=incremental,
+        early_stopping=early,
+    )
+    if cache and est.epoch_cache is not None and not incremental and not warm:
+        _consult_cache(est, plan, data)
+    if early:
+        tr, va = split_indices(est, targets, n, plan.seed)
+        plan.train, plan.valid = data.subset(tr), data.subset(va)
+    if est.norm == "batch" and len(plan.train) < 2:
+        raise ValueError(
+            f"norm='batch' needs at least 2 training samples, got "
+            f"{len(plan.train)}; use norm='layer' or more data."
+        )
+    return plan
+
+
+def _read_data(est, X, y, sample_weight, *, reset: bool, classes):
+    """Validated inputs with their target (and weight) tensors attached."""
+    data = est._check_X(X, reset=reset)
+    if _num_samples(y) != len(data):
+        raise ValueError(
+            f"Found input variables with inconsistent numbers of samples: "
+            f"[{len(data)}, {_num_samples(y)}]"
+        )
+    targets = est._check_target(y, data, fit=reset, classes=classes)
+    est._check_length(data, targets)
+    sw = check_sample_weight(sample_weight, len(data))
+    if sw is not None:
+        data.weight = torch.from_numpy(sw.astype(np.float32))
+    data.y = est._target_tensor(targets, sw, reset=reset)
+    return data, targets
+
+
+def resolve_training(est, n_train: int, *, incremental: bool) -> None:
+    """The ``"auto"`` schedule, batch size and epochs for ``n_train`` rows."""
+    # "auto": cosine annealing over a fit; a constant rate for partial_fit,
+    # whose calls have no end to anneal towards
+    auto_schedule = None if incremental else "cosine"
+    est.lr_scheduler_ = (
+        auto_schedule if est.lr_scheduler == "auto" else est.lr_scheduler
+    )
+    est.batch_size_ = _build.resolve_batch_size(est.batch_size, n_train)
+    est.max_epochs_ = _build.resolve_max_epochs(
+        est.max_epochs, n_train, est.batch_size_
+    )
+
+
+def check_sample_weight(sample_weight, n: int) -> np.ndarray | None:
+    """Weights scaled to mean 1 (they set each sample's share, not the step)."""
+    if sample_weight is None:
+        return None
+    if hasattr(sample_weight, "__len__") and len(sample_weight) != n:
+        raise ValueError(
+            f"sample_weight has {len(sample_weight)} entries but X has {n} "
+            "samples; give one weight per sample."
+        )
+    sw = _check_sample_weight(sample_weight, np.empty(n), ensure_non_negative=True)
+    if not np.isfinite(sw).all():
+        raise ValueError("sample_weight contains NaN or infinity.")
+    if sw.sum() <= 0:
+        raise ValueError("sample_weight sums to zero; no sample would count.")
+    # divided by the largest first, so huge weights cannot overflow the sum
+    sw = sw / sw.max()
+    return sw / sw.mean()
+
+
+def split_indices(est, y: np.ndarray, n: int, seed: int):
+    """Train and validation row indices for early stopping."""
+    how = est.validation_split
+    if how == "auto":
+        how = "stratified" if hasattr(est, "classes_") else "random"
+    n_valid = int(np.ceil(est.validation_fraction * n))
+    if n_valid < 1 or n - n_valid < 1:
+        raise ValueError(
+            f"early_stopping needs at least 2 samples to split off a validation "
+            f"set (validation_fraction={est.validation_fraction}, n_samples={n})."
+        )
+    if how == "last":  # the most recent rows: no look-ahead across time
+        return np.arange(n - n_valid), np.arange(n - n_valid, n)
+    if how == "stratified":
+        labels = y.reshape(n, -1)[:, 0]
+        splitter = StratifiedShuffleSplit(1, test_size=n_valid, random_state=seed)
+        try:
+            return next(splitter.split(np.zeros(n), labels))
+        except ValueError as exc:
+            raise ValueError(
+                f"Cannot stratify the validation split: {exc} Use "
+                "validation_split='random' or a larger validation_fraction."
+            ) from exc
+    return next(
+        ShuffleSplit(1, test_size=n_valid, random_state=seed).split(np.zeros(n))
+    )
+
+
+def _consult_cache(est, plan: FitPlan, data: SequenceDataset) -> None:
+    """Continue from the longest cached shorter fit of this same fit, if any."""
+    # before any training: a search must not train, then fail to store
+    _cache.check_writable(est.epoch_cache)
+    if plan.early_stopping:  # a stopped run cannot be continued
+        return
+    plan.cache_key = _cache.cache_key(est, data, plan.targets)
+    cached = _cache.lookup(est.epoch_cache, plan.cache_key, est.max_epochs_)
+    if cached is None:
+        return
+    params = est.get_params(deep=False)
+    for name, value in vars(cached).items():
+        if name not in params and name not in RESOLVED:
+            setattr(est, name, value)
+    est.n_iter_ = 0
+    plan.warm = plan.resumed = True
+    plan.epochs = est.max_epochs_ - len(est.history_)
+    plan.finished = plan.epochs == 0
+
+
+# ------------------------------------------------------------------ the net
+def new_net(est, plan: FitPlan) -> SequenceNet:
+    """The initialized net a fresh fit starts from; call it under
+    ``seeded(plan.seed, plan.device)`` for the fit's initial weights."""
+    net = _build.build_net(
+        est,
+        input_size=est._network_input_size(),
+        output_size=est._n_outputs(),
+        criterion=est._criterion(plan.train),
+        device=plan.device,
+        seed=plan.seed,
+        n_train=len(plan.train),
+        early_stopping=plan.early_stopping,
+    )
+    net.initialize()
+    if est.init_from is not None:
+        load_pretrained(est.init_from, net.module_)
+    return net
+
+
+def load_pretrained(source, module: LSTMNetwork) -> None:
+    """Copy the recurrent (and embedding) weights of ``source`` into ``module``."""
+    if isinstance(source, (str, os.PathLike)):
+        from sklstm.io._persist import load
+
+        source = load(source)
+    check_is_fitted(source, msg="init_from must be a fitted sklstm estimator.")
+    src = getattr(getattr(source, "net_", None), "module_", None)
+    if not isinstance(src, LSTMNetwork):
+        raise ValueError("init_from must be a fitted sklstm estimator.")
+    for part in ("lstm", "embedding"):
+        mine, theirs = getattr(module, part), getattr(src, part)
+        if mine is None and theirs is None:
+            continue
+        try:
+            mine.load_state_dict(theirs.state_dict())
+        except (AttributeError, RuntimeError) as exc:
+            raise ValueError(
+                f"init_from: the pretrained {part} layers do not fit this model "
+                "(use the same hidden_size, num_layers, bidirectional, "
+                "embedding_dim and input features as the pretrained one). "
+                f"torch says: {' '.join(str(exc).split())}"
+            ) from None
+
+
+def _continued_net(est, plan: FitPlan) -> SequenceNet:
+    """The fitted net with the current parameters applied for more epochs."""
+    net = est.net_
+    _build.update_net(
+        est,
+        net,
+        plan.device,
+        n_train=len(plan.train),
+        early_stopping=plan.early_stopping,
+        incremental=plan.incremental or plan.resumed,
+    )
+    if not plan.incremental:  # class weights follow this fit's labels
+        net.set_criterion_buffers(est._criterion(plan.train))
+    return net
+
+
+# ------------------------------------------------------------------ running
+def run_fit(est, plan: FitPlan):
+    """Train as planned and record the fitted state on ``est``."""
+    if plan.finished:
+        return est
+    plan.train = plan.train.to(plan.device)
+    if plan.valid is not None:
+        plan.valid = plan.valid.to(plan.device)
+    with torch_threads(est._n_threads()), seeded(plan.seed, plan.device):
+        net = _continued_net(est, plan) if plan.warm else new_net(est, plan)
+        net.train_split = (
+            predefined_split(plan.valid) if plan.valid is not None else None
+        )
+        n_before = len(net.history)
+        batch = est.batch_size_
+        advice = (
+            f"training with batch_size={batch}; try batch_size={batch // 2 or 1}, "
+            "a smaller hidden_size, shorter sequences (patches) or fewer parallel "
+            "jobs."
+        )
+        try:
+            with watch_sigint() as sigint, out_of_memory_as(advice):
+                net.partial_fit(plan.train, None, epochs=plan.epochs)
+        except TrainingDivergedError:
+            # the net restored the last finite weights: keep a usable model
+            net.notify("on_train_end", X=None, y=None)
+            record_fit(est, net, n_before, plan)
+            raise
+        finally:
+            net.train_split = None  # do not keep the validation data alive
+            plan.train = plan.valid = None
+            if plan.device.startswith("cuda"):
+                torch.cuda.empty_cache()  # hand the batches' memory back
+    record_fit(est, net, n_before, plan)
+    if sigint.received:
+        # skorch stopped at Ctrl-C and kept a usable model; the caller (a
+        # script, a search) must stop too
+        raise KeyboardInterrupt
+    if plan.cache_key is not None:
+        _cache.store(est.epoch_cache, plan.cache_key, est)
+    return est
+
+
+def record_fit(est, net: SequenceNet, n_before: int, plan: FitPlan) -> None:
+    """The fitted attributes of ``est`` after ``net`` trained."""
+    est.reset_states()
+    est.net_ = net
+    est.device_ = plan.device
+    est.history_ = net.history
+    est.n_iter_ = len(net.history) - n_before
+
+    # an interrupted epoch may lack its losses: read what was recorded
+    def column(key: str, start: int = 0) -> list[float]:
+        return [float(row[key]) for row in net.history[start:] if key in row]
+
+    est.loss_curve_ = column("train_loss")
+    est.validation_loss_curve_ = None
+    est.validation_scores_ = None
+    est.best_validation_score_ = None
+    est.best_epoch_ = len(net.history)
+    if plan.early_stopping:
+        est.validation_loss_curve_ = column("valid_loss", n_before)
+        est.validation_scores_ = column("valid_score", n_before)
+        est.best_epoch_ = net.early_stopping_epoch() or est.best_epoch_
+        est.best_validation_score_ = net.history[est.best_epoch_ - 1].get("valid_score")
+        net.drop_best_weights_copy()
+    est.n_parameters_ = sum(p.numel() for p in net.module_.parameters())

@@ -1,0 +1,48 @@
+"""Parameter checks in one place, run by every fit and partial_fit call.
+
+Each parameter's own range is its ``_parameter_constraints`` entry, checked
+by scikit-learn's ``_validate_params``; rules across parameters are
+:func:`check_rules`. ``fit`` (through ``_fit_context``) and ``partial_fit``
+(on every call, so a ``set_params`` between calls is checked as a fresh fit
+would check it) both go through :func:`check_parameters`.
+"""
+
+from __future__ import annotations
+
+from sklstm._engine import _build
+from sklstm._engine._patching import resolve
+
+
+def check_parameters(est, *, incremental: bool) -> None:
+    """Each parameter's constraint, then the rules across parameters."""
+    est._validate_params()
+    check_rules(est, incremental=incremental)
+
+
+def check_rules(est, *, incremental: bool) -> None:
+    """Parameters that are valid alone but not together."""
+    if est.stateful and est.bidirectional:
+        raise ValueError(
+            "stateful=True cannot be combined with bidirectional=True: a "
+            "backward pass needs the end of the stream, which a chunk does not "
+            "have. Use bidirectional=False to stream."
+        )
+    if est.freeze and est.init_from is None:
+        raise ValueError(
+            "freeze only applies to pretrained layers: set init_from to a "
+            "fitted model (or its file), or use freeze=False."
+        )
+    if incremental and getattr(est, "class_weight", None) == "balanced":
+        raise ValueError(
+            "class_weight='balanced' is not supported by partial_fit: one chunk "
+            "does not show the class frequencies. Compute them on all labels "
+            "(sklearn.utils.class_weight.compute_class_weight) and pass a dict."
+        )
+    if est.norm == "batch" and est.batch_size != "auto" and est.batch_size < 2:
+        raise ValueError(
+            "norm='batch' needs batches of at least 2 samples; use batch_size >= 2 "
+            "or norm='layer'."
+        )
+    _build.optimizer_spec(est, "cpu")  # an optimizer without weight decay
+    if est.patch_size not in ("auto", None):
+        resolve(est.patch_size, est.patch_stride, 1)  # stride above the size

@@ -1,0 +1,230 @@
+"""``save`` and ``load``: one entry point for every file kind.
+
+A fitted LSTM estimator goes to a model file (:mod:`sklstm.io._model`);
+anything else holding LSTM estimators (a pipeline, a meta-estimator, a
+forecaster) goes to a pipeline file (:mod:`sklstm.io._pipelines`).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from sklstm.io._archive import write_members
+from sklstm.io._model import (
+    FORMAT_VERSION,
+    load_model,
+    model_members,
+    read_meta,
+    storable_params,
+)
+from sklstm.io._pipelines import load_pipeline, save_pipeline
+from sklstm.io._registry import is_model
+
+
+# ------------------------------------------------------------------- saving
+def save(estimator, path: str | os.PathLike) -> pathlib.Path:
+    """Save a fitted sklstm estimator, or a pipeline holding some, without pickle.
+
+    An estimator's file is a zip archive holding ``meta.json`` (versions,
+    class name, constructor parameters, fitted attributes, training history)
+    and ``weights.pt`` (the network's, criterion's and optimizer's state
+    dicts, on the CPU). A :class:`~sklearn.pipeline.Pipeline` (for instance
+    a scaler and an LSTM, or a search's ``best_estimator_``) is stored as
+    its scikit-learn part in skops' auditable format (``skops.io``; needs
+    ``pip install 'sklstm[persist]'``) plus one such model file per sklstm
+    step. The file is written to a temporary file created exclusively in
+    the target directory, then renamed over the target.
+
+    Parameters
+    ----------
+    estimator : LSTMClassifier, LSTMRegressor, Pipeline or WindowedForecaster
+        A fitted estimator, pipeline or forecaster (stored like a
+        pipeline: skops for its own state, a model file per LSTM). The
+        sklstm estimators' parameters must be plain values: ``callbacks``
+        must be empty, ``optimizer`` a name or a ``torch.optim`` class, and
+        ``init_from`` None or a path.
+    path : str or path-like
+        Where to write (an existing file is replaced).
+
+    Returns
+    -------
+    path : pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If the estimator is not fitted.
+    ValueError
+        If a parameter or fitted attribute cannot be stored as JSON.
+
+    See Also
+    --------
+    load : Read the file back.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> from sklstm import LSTMRegressor
+    >>> from sklstm import load, save
+    >>> X = np.random.RandomState(0).normal(size=(32, 5, 2))
+    >>> reg = LSTMRegressor(max_epochs=2, random_state=0).fit(X, X.sum(axis=(1, 2)))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = save(reg, pathlib.Path(tmp) / "model.sklstm")
+    ...     again = load(path)
+    >>> bool(np.array_equal(again.predict(X), reg.predict(X)))
+    True
+    """
+    if not is_model(estimator):
+        return save_pipeline(estimator, path)
+    check_is_fitted(estimator)
+    return write_members(path, model_members(estimator, storable_params(estimator)))
+
+
+# ------------------------------------------------------------------ loading
+def load(
+    path: str | os.PathLike,
+    *,
+    device: str | torch.device = "cpu",
+    estimator_class: type | None = None,
+    restore_paths: bool = False,
+    trusted: list[str] | None = None,
+):
+    """Load an estimator written by :func:`save`.
+
+    Nothing in the file is unpickled: ``meta.json`` is plain JSON and the
+    weights are read with ``torch.load(weights_only=True)``. The estimator is
+    rebuilt with its class's constructor, its fitted attributes are restored,
+    and its skorch net is built as ``fit`` builds it and given the saved
+    weights, so ``predict`` gives the same outputs as the saved estimator.
+    The optimizer state (moments, learning rate) and the history are restored
+    too, so ``partial_fit`` (or a fit with ``warm_start=True``) carries on
+    where training stopped; learning-rate schedulers and early stopping start
+    afresh, as they do in a warm-started fit. A ``stateful`` model starts with
+    no carried state.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :func:`save`.
+    device : str or torch.device, default="cpu"
+        Where to put the network (``"cpu"``, ``"cuda"``, ``"cuda:1"`` or
+        ``"auto"``), whatever device it was trained on. It becomes the
+        fitted ``device_``; the ``device`` parameter keeps its saved value
+        (set it with ``set_params`` before fitting again on another device).
+    estimator_class : class, default=None
+        The class the file must hold (for ``LSTMRegressor.load``-style
+        class methods, and for subclasses of the sklstm estimators). By
+        default the stored name must be ``"LSTMClassifier"`` or
+        ``"LSTMRegressor"``.
+    restore_paths : bool, default=False
+        Restore the parameters that make sklstm read or write files
+        (``epoch_cache``, ``tensorboard_dir``, a path in ``init_from``). By
+        default they are reset to None with a warning: a model file from
+        elsewhere must not choose where the next ``fit`` reads or writes.
+
+    trusted : list of str or None, default=None
+        For a pipeline file: types (``"module.Class"``) to accept in its
+        scikit-learn part beyond those skops trusts by default and sklstm's
+        own transformers. Anything else is refused.
+
+    Returns
+    -------
+    estimator : LSTMClassifier, LSTMRegressor or Pipeline
+        The fitted estimator (or pipeline, for a file holding one).
+
+    Raises
+    ------
+    ValueError
+        Naming the file and the problem, for anything that is not a valid
+        sklstm model file: not a zip archive, a member encrypted, oddly
+        compressed, larger than its limit or inflating like a
+        decompression bomb; malformed or oversized JSON; a newer format
+        version, another or an unknown class; parameters or fitted
+        attributes of the wrong type, shape or value (NaN included);
+        weights that are not plain tensors (a pickle payload is refused
+        unrun), or that do not have the shapes the parameters declare
+        (checked before any network is built); an optimizer state that
+        does not fit its parameters.
+
+    Warns
+    -----
+    UserWarning
+        If the file was written by another sklstm major.minor version, if
+        path parameters were reset (see ``restore_paths``), or if the
+        optimizer state has another version's layout (training then
+        continues with a fresh optimizer state).
+
+    See Also
+    --------
+    save : Write the file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> from sklstm import LSTMClassifier
+    >>> from sklstm import load, save
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(40, 6, 2))
+    >>> y = np.where(X[:, :, 0].mean(axis=1) > 0, "up", "down")
+    >>> clf = LSTMClassifier(max_epochs=2, random_state=0).fit(X, y)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = save(clf, pathlib.Path(tmp) / "clf.sklstm")
+    ...     again = load(path, estimator_class=LSTMClassifier)
+    >>> again.classes_
+    array(['down', 'up'], dtype='<U4')
+    >>> bool(np.array_equal(again.predict_proba(X), clf.predict_proba(X)))
+    True
+    """
+    try:
+        meta = read_meta(path, str(path))
+        if meta.get("format") == "sklstm-pipeline":
+            if estimator_class is not None:
+                raise ValueError(
+                    f"The file holds a pipeline or meta-estimator, not an "
+                    f"{getattr(estimator_class, '__name__', estimator_class)}; "
+                    "load it with sklstm.load(path)."
+                )
+
+            return load_pipeline(
+                path,
+                str(path),
+                device=device,
+                trusted=trusted,
+                restore_paths=restore_paths,
+            )
+        return load_model(path, str(path), device, estimator_class, restore_paths)
+    except ValueError as exc:
+        message = str(exc)
+        if str(path) not in message:
+            message = f"{path}: {message}"
+        raise ValueError(message) from None
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except (
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        RecursionError,
+        RuntimeError,
+        NotImplementedError,
+        OverflowError,
+        EOFError,
+        UnicodeDecodeError,
+        OSError,
+    ) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise ValueError(
+            f"{path} is not a valid sklstm model file ({type(exc).__name__}: "
+            f"{first[:200]})."
+        ) from None
+
+
+__all__ = ["FORMAT_VERSION", "load", "save"]
