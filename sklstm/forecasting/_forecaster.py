@@ -38,7 +38,7 @@ def _fingerprint(arr: np.ndarray) -> str:
     )
 
 
-@register_plain
+@register_plain(formerly=("sklstm.preprocessing._forecaster.WindowedForecaster",))
 class WindowedForecaster(RegressorMixin, BaseEstimator):
     """Forecast a time series with a sequence regressor fitted on its windows.
 

@@ -104,8 +104,12 @@ class _Stripper:
     def _strip_container(self, obj, where: str):
         if isinstance(obj, dict):
             items = {k: self.strip(v, f"{where}[{k!r}]") for k, v in obj.items()}
-            changed = any(items[k] is not v for k, v in obj.items())
-            return type(obj)(items) if changed and type(obj) is dict else obj
+            if all(items[k] is v for k, v in obj.items()):
+                return obj
+            new = copy.copy(obj)  # the same mapping type (a Bunch stays one)
+            new.clear()
+            new.update(items)
+            return new
         if isinstance(obj, (list, tuple)):
             items = [self.strip(v, f"{where}[{i}]") for i, v in enumerate(obj)]
             if not any(a is not b for a, b in zip(items, obj, strict=True)):
@@ -200,7 +204,49 @@ def load_pipeline(source, path: str, *, device, trusted=None, restore_paths=Fals
     return _Filler(models, templates, path).fill(shell)
 
 
+def _renamed(blob: bytes, path: str) -> bytes:
+    """``blob`` (a skops zip) with the types older files name by their old
+    module paths renamed to today's (read through sklstm's archive checks)."""
+    members = read_members(io.BytesIO(blob), ("schema.json",), f"{path}[skops]")
+    try:
+        schema = json.loads(members["schema.json"])
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise ValueError(f"{path}: pipeline.skops has no valid schema.") from None
+    if not _rename_types(schema):
+        return blob
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(blob)) as old, zipfile.ZipFile(out, "w") as new:
+        for info in old.infolist():
+            data = old.read(info.filename)
+            if info.filename == "schema.json":
+                data = json.dumps(schema).encode()
+            new.writestr(info, data)
+    return out.getvalue()
+
+
+def _rename_types(node) -> bool:
+    """Rename moved types in a skops schema in place; whether any was."""
+    changed = False
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+            continue
+        if not isinstance(item, dict):
+            continue
+        module, name = item.get("__module__"), item.get("__class__")
+        if isinstance(module, str) and isinstance(name, str):
+            new = _registry.current_name(f"{module}.{name}")
+            if new != f"{module}.{name}":
+                item["__module__"], item["__class__"] = new.rsplit(".", 1)
+                changed = True
+        stack.extend(item.values())
+    return changed
+
+
 def _read_skops(sio, blob: bytes, path: str, trusted):
+    blob = _renamed(blob, path)
     try:
         unknown = sio.get_untrusted_types(data=blob)
     except Exception as exc:  # noqa: BLE001 - any failure means: refuse

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 _MODELS: dict[str, type] = {}
 _PLAIN: set[str] = set()
+_FORMERLY: dict[str, str] = {}  # a type's dotted name in older files -> today's
 
 
 def register_model(cls: type) -> type:
@@ -18,10 +19,22 @@ def register_model(cls: type) -> type:
     return cls
 
 
-def register_plain(cls: type) -> type:
-    """Record ``cls`` as a type whose skops state a pipeline file may hold."""
-    _PLAIN.add(f"{cls.__module__}.{cls.__qualname__}")
-    return cls
+def register_plain(cls: type | None = None, *, formerly: tuple[str, ...] = ()):
+    """Record ``cls`` as a type whose skops state a pipeline file may hold
+    (class decorator); ``formerly``: its dotted names in older files."""
+
+    def register(cls: type) -> type:
+        name = f"{cls.__module__}.{cls.__qualname__}"
+        _PLAIN.add(name)
+        _FORMERLY.update(dict.fromkeys(formerly, name))
+        return cls
+
+    return register if cls is None else register(cls)
+
+
+def current_name(dotted: str) -> str:
+    """Today's dotted name of a type an older file names ``dotted``."""
+    return _FORMERLY.get(dotted, dotted)
 
 
 def model_class(name: str) -> type | None:
