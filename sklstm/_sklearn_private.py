@@ -8,6 +8,7 @@ in the newest release tested.
 
 from sklearn.base import _fit_context
 from sklearn.model_selection._search import BaseSearchCV
+from sklearn.preprocessing._data import _handle_zeros_in_scale, _is_constant_feature
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -26,6 +27,8 @@ __all__ = [
     "StrOptions",
     "_check_sample_weight",
     "_fit_context",
+    "_handle_zeros_in_scale",
+    "_is_constant_feature",
     "_num_samples",
     "_safe_indexing",
     "validate_params",

@@ -343,3 +343,27 @@ def test_text_pipeline_learns_and_searches():
     search.fit(texts, y)
     # the 4 most frequent tokens are filler words: the sentiment is lost
     assert search.best_params_ == {"textsequencer__max_features": None}
+
+
+@pytest.mark.parametrize("method", ["standard", "minmax"])
+def test_scaler_treats_a_channel_constant_up_to_rounding_as_constant(method):
+    """scikit-learn's bounds (PR #19788): a channel whose values differ only
+    by rounding is centered, not divided by a rounding error."""
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(20, 7, 2))
+    # 0.3 computed two ways: equal up to the last bit
+    X[:, :, 1] = 0.3
+    X[::3, :, 1] = 0.1 + 0.2
+    assert np.ptp(X[:, :, 1]) > 0  # not exactly constant
+    scaler = SequenceScaler(method=method).fit(X)
+    assert scaler.scale_[1] == 1.0
+    out = scaler.transform(X)
+    assert np.abs(out[:, :, 1]).max() < 1e-12
+    # the same decision as scikit-learn's own scaler on the same rows
+    reference = StandardScaler() if method == "standard" else MinMaxScaler()
+    reference.fit(X.reshape(-1, 2))
+    np.testing.assert_allclose(
+        scaler.scale_, reference.scale_ ** (1 if method == "standard" else -1)
+    )

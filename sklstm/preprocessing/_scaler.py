@@ -9,7 +9,12 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from sklstm._data import is_sequence_list
-from sklstm._sklearn_private import StrOptions, _fit_context
+from sklstm._sklearn_private import (
+    StrOptions,
+    _fit_context,
+    _handle_zeros_in_scale,
+    _is_constant_feature,
+)
 from sklstm._validation import LAYOUTS, check_sequences
 from sklstm.io._registry import register_plain
 
@@ -119,19 +124,23 @@ class SequenceScaler(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             The fitted scaler.
         """
         steps, _ = self._steps(X, reset=True)
-        constant = np.ptp(steps, axis=0) == 0
         for name in ("mean_", "var_", "data_min_", "data_max_"):
             self.__dict__.pop(name, None)  # a refit with another method
         if self.method == "standard":
-            self.mean_ = steps.mean(axis=0)
-            self.var_ = steps.var(axis=0)
+            # float64 accumulators, as scikit-learn's StandardScaler
+            self.mean_ = steps.mean(axis=0, dtype=np.float64)
+            self.var_ = steps.var(axis=0, dtype=np.float64)
             center, scale = self.mean_, np.sqrt(self.var_)
+            # constant up to rounding: scikit-learn's own bound on the
+            # variance's error (scikit-learn PR #19788)
+            constant = _is_constant_feature(self.var_, self.mean_, len(steps))
         else:
-            self.data_min_ = steps.min(axis=0)
-            self.data_max_ = steps.max(axis=0)
+            self.data_min_ = steps.min(axis=0).astype(np.float64)
+            self.data_max_ = steps.max(axis=0).astype(np.float64)
             center, scale = self.data_min_, self.data_max_ - self.data_min_
+            constant = None  # MinMaxScaler's rule: a range within 10 eps
         self.center_ = center
-        self.scale_ = np.where(constant, 1.0, scale)
+        self.scale_ = _handle_zeros_in_scale(scale, copy=True, constant_mask=constant)
         self.n_steps_seen_ = len(steps)
         return self
 
