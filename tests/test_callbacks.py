@@ -299,3 +299,30 @@ def test_batch_listeners_see_y_pred_and_the_batch(clf_data):
     clf = LSTMClassifier(**{**FAST, "max_epochs": 1}, callbacks=[("spy", Spy())])
     seen = dict(clf.fit(X, y).net_.callbacks_)["spy"].seen_
     assert seen[0] == (True, (16, 2), 16, 16) and len(seen) == 4
+
+
+def test_stock_roc_auc_scoring_on_a_binary_classifier():
+    """skorch's EpochScoring("roc_auc") needs the net to be a classifier to
+    scikit-learn (it then scores the positive class's probability column)."""
+    from sklearn.base import is_classifier
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 6, 2))
+    y = np.where(X[:, :, 0].sum(axis=1) > 0, "yes", "no")
+    auc = EpochScoring("roc_auc", lower_is_better=False, name="valid_auc")
+    clf = LSTMClassifier(
+        hidden_size=4,
+        max_epochs=3,
+        random_state=0,
+        early_stopping=True,
+        validation_split="last",
+        callbacks=[auc],
+    ).fit(X, y)
+    scores = [row["valid_auc"] for row in clf.history_]
+    assert len(scores) == 3 and all(0.0 <= s <= 1.0 for s in scores)
+    assert is_classifier(clf.net_) and list(clf.net_.classes_) == [0, 1]
+    # the kept epoch's score is the AUC of the kept weights on the last rows
+    valid = slice(54, 60)
+    expected = roc_auc_score(y[valid] == "yes", clf.predict_proba(X[valid])[:, 1])
+    assert scores[clf.best_epoch_ - 1] == pytest.approx(expected)

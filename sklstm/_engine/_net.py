@@ -23,6 +23,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import torch
+from sklearn.utils import ClassifierTags, RegressorTags
 from skorch import NeuralNet
 from skorch.callbacks import (
     Callback,
@@ -103,6 +104,25 @@ class SequenceNet(NeuralNet):
         self.predict_batch_size = predict_batch_size
         self.bucket_by_length = bucket_by_length
 
+    def __sklearn_tags__(self):
+        # a classifier's net is one to scikit-learn too, so stock scorers such
+        # as EpochScoring("roc_auc") pick the positive class's column
+        tags = super().__sklearn_tags__()
+        if self.task == "classification":
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags()
+        elif self.task == "regression":
+            tags.estimator_type = "regressor"
+            tags.regressor_tags = RegressorTags()
+        return tags
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The encoded classes the net predicts: ``0 .. n_classes - 1``."""
+        if self.task != "classification" or not hasattr(self, "module_"):
+            raise AttributeError("classes_ exists for a fitted classifier's net.")
+        return np.arange(self.module_.head[-1].out_features)
+
     @property
     def _default_callbacks(self) -> list[tuple[str, Callback]]:
         # skorch's defaults; the epoch table is only built when shown (it costs ms)
@@ -130,7 +150,8 @@ class SequenceNet(NeuralNet):
 
         Accepts what the estimators hand over, or an equal-length array:
         ``(n, T, F)`` floats, ``(n, T)`` univariate floats, or ``(n, T)`` token
-        ids for a model with an embedding. Ragged lists go through the
+        ids for a model with an embedding, in raw time steps (a patched
+        model's network patches them itself). Ragged lists go through the
         estimator, which validates and pads them.
         """
         if isinstance(X, SequenceDataset):
@@ -147,13 +168,13 @@ class SequenceNet(NeuralNet):
             x = x.float()
             if x.dim() == 2:
                 x = x.unsqueeze(-1)
-            width = self.module_.lstm.input_size
+            width = self.module_.input_size  # raw features: the module patches
             if x.dim() != 3 or x.shape[-1] != width:
                 raise ValueError(
-                    f"net_ takes the network's own input, {width} values per step, "
-                    f"got shape {tuple(x.shape)}: with patch_size (or data_format) "
-                    "the estimator reshapes X first. Use the estimator's predict, or "
-                    "pass X as the estimator would give it."
+                    f"net_ takes (n_samples, n_timesteps, {width}) inputs ({width} "
+                    f"features per time step), got shape {tuple(x.shape)}. For "
+                    "ragged lists or data_format='channels_first', use the "
+                    "estimator's predict."
                 )
         if y is not None and not isinstance(y, torch.Tensor):
             y = torch.as_tensor(np.asarray(y))
