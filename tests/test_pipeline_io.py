@@ -100,3 +100,75 @@ def test_pipeline_file_with_a_bad_model_is_refused(tmp_path, reg_data):
 def test_other_objects_are_refused(tmp_path):
     with pytest.raises(TypeError, match="sklstm estimator, or a Pipeline"):
         save(FunctionTransformer(), tmp_path / "x.sklstm")
+
+
+def _meta_estimators():
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.ensemble import StackingRegressor, VotingRegressor
+    from sklearn.multioutput import MultiOutputRegressor
+
+    lstm = LSTMRegressor(**FAST)
+    other = LSTMRegressor(**{**FAST, "hidden_size": 3, "random_state": 1})
+    return {
+        "transformed_target": (
+            TransformedTargetRegressor(
+                regressor=make_pipeline(SequenceScaler(), lstm),
+                func=np.log,
+                inverse_func=np.exp,
+            ),
+            "reg",
+        ),
+        "calibrated": (CalibratedClassifierCV(LSTMClassifier(**FAST), cv=2), "clf"),
+        "voting": (VotingRegressor([("a", lstm), ("b", other)]), "reg"),
+        "stacking": (StackingRegressor([("a", lstm), ("b", other)], cv=2), "reg"),
+        "multi_output": (MultiOutputRegressor(lstm), "multi"),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_meta_estimators()))
+def test_an_lstm_inside_a_meta_estimator_round_trips(tmp_path, name, reg_data):
+    """Files walk objects by protocol: an LSTM anywhere inside is stored."""
+    X, y = reg_data
+    est, task = _meta_estimators()[name]
+    target = {"reg": y, "clf": (y > 10).astype(int), "multi": np.c_[y, -y]}[task]
+    est.fit(X, target)
+    again = load(save(est, tmp_path / f"{name}.sklstm"))
+    assert type(again) is type(est)
+    np.testing.assert_allclose(again.predict(X), est.predict(X), rtol=1e-6)
+    if task == "clf":
+        np.testing.assert_allclose(again.predict_proba(X), est.predict_proba(X))
+    # the unfitted templates come back as unfitted estimators with their params
+    template = again.get_params(deep=False).get("regressor") or again.get_params(
+        deep=False
+    ).get("estimator")
+    if template is not None:
+        assert not hasattr(getattr(template, "steps", [[0, template]])[-1][1], "net_")
+
+
+def test_a_forecaster_around_a_meta_estimator_round_trips(tmp_path):
+    from sklearn.compose import TransformedTargetRegressor
+
+    from sklstm.forecasting import WindowedForecaster
+
+    t = np.arange(80, dtype=float)
+    series = 5 + np.sin(t / 3)
+    inner = TransformedTargetRegressor(
+        LSTMRegressor(**FAST), func=np.log, inverse_func=np.exp
+    )
+    forecaster = WindowedForecaster(inner, lookback=6).fit(series[:, None], series)
+    again = load(save(forecaster, tmp_path / "forecaster.sklstm"))
+    np.testing.assert_allclose(again.forecast(3), forecaster.forecast(3), rtol=1e-6)
+
+
+def test_torch_state_outside_an_lstm_is_refused_naming_where(tmp_path, reg_data):
+    import torch
+
+    X, y = reg_data
+    odd = FunctionTransformer(kw_args={"layer": torch.nn.Linear(2, 2)})
+    pipe = make_pipeline(odd, LSTMRegressor(**FAST))
+    pipe.steps[0] = ("odd", FunctionTransformer())
+    pipe.fit(X, y)
+    pipe.steps[0] = ("odd", odd)
+    with pytest.raises(ValueError, match=r"kw_args\['layer'\].*torch Linear"):
+        save(pipe, tmp_path / "odd.sklstm")

@@ -57,6 +57,15 @@ _NOTHING_TO_SAVE = (
     "WindowedForecaster holding a fitted one; got {} (save other estimators "
     "with skops.io)."
 )
+# scikit-learn's private helpers that its public meta-estimators hold (plain
+# numpy state); skops does not list them as trusted by default
+_SKLEARN_PARTS = frozenset(
+    {
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        "sklearn.utils._bunch.Bunch",
+    }
+)
 _LEAVES = (str, bytes, int, float, complex, bool, type(None), np.ndarray, np.generic)
 _OPAQUE = (type, types.FunctionType, types.BuiltinFunctionType, types.ModuleType)
 
@@ -251,7 +260,7 @@ def _read_skops(sio, blob: bytes, path: str, trusted):
         unknown = sio.get_untrusted_types(data=blob)
     except Exception as exc:  # noqa: BLE001 - any failure means: refuse
         raise ValueError(f"{path}: pipeline.skops is not readable: {exc}") from None
-    allowed = _registry.plain_types() | set(trusted or ())
+    allowed = _registry.plain_types() | _SKLEARN_PARTS | set(trusted or ())
     refused = sorted(set(unknown) - allowed)
     if refused:
         raise ValueError(
