@@ -13,6 +13,7 @@ from skorch.callbacks import EpochTimer
 import sklstm.model_selection._grouped._plan as gp
 import sklstm.model_selection._grouped._train as gt
 from sklstm import LSTMClassifier, LSTMRegressor
+from sklstm._engine._losses import ClassificationLoss, RegressionLoss
 from sklstm.model_selection import GroupedSearchCV
 
 RTOL, ATOL = 1e-4, 1e-5
@@ -100,6 +101,48 @@ def test_grouped_fits_equal_ordinary_fits(estimator, grid, y):
             np.testing.assert_allclose(
                 _outputs(got, X[test]), _outputs(ref, X[test]), rtol=RTOL, atol=ATOL
             )
+
+
+@pytest.mark.parametrize(
+    "kind, n_outputs", [("mse", 1), ("mae", 2), ("huber", 3)], ids=str
+)
+def test_loss_rows_of_several_models_equal_each_models_loss(kind, n_outputs):
+    # a group's batch is K models' batches flattened into one
+    k, b = 3, 4
+    generator = torch.Generator().manual_seed(0)
+    criterion = RegressionLoss(kind, delta=0.5)
+    pred = torch.randn(k, b, n_outputs, generator=generator)
+    target = torch.randn(k, b, n_outputs, generator=generator)
+    if n_outputs == 1:
+        target = target[..., 0]
+    rows = criterion.rows(pred.reshape(k * b, -1), target.reshape(k * b, -1))
+    for j in range(k):
+        torch.testing.assert_close(
+            rows.view(k, b)[j], criterion(pred[j], target[j]), rtol=0, atol=0
+        )
+    # per-step outputs: a row's steps averaged, as get_loss does
+    steps = torch.randn(b, 5, n_outputs, generator=generator)
+    step_target = torch.randn(b, 5, n_outputs, generator=generator)
+    torch.testing.assert_close(
+        criterion.rows(steps, step_target),
+        criterion(steps, step_target).mean(dim=1),
+    )
+
+
+def test_loss_rows_take_class_weights_per_model():
+    k, b, n_classes = 2, 5, 3
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(k, b, n_classes, generator=generator)
+    labels = torch.randint(0, n_classes, (k, b), generator=generator)
+    weights = torch.rand(k, n_classes, generator=generator) + 0.5
+    rows = ClassificationLoss(weights[0]).rows(
+        logits.reshape(k * b, -1), labels.reshape(-1), weighted=False
+    )
+    rows = rows.view(k, b) * torch.gather(weights, 1, labels)
+    for j in range(k):
+        own = ClassificationLoss(weights[j])
+        torch.testing.assert_close(rows[j], own(logits[j], labels[j]))
+        torch.testing.assert_close(own.rows(logits[j], labels[j]), rows[j])
 
 
 def test_search_matches_grid_search_cv():

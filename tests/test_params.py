@@ -37,7 +37,9 @@ def test_set_params_is_checked_before_the_next_partial_fit(data, params, match):
         reg.partial_fit(X, y)
     # refused before any training: the weights are untouched
     after = list(reg.net_.module_.parameters())
-    assert all(np.array_equal(a.detach(), b) for a, b in zip(after, before))
+    assert all(
+        np.array_equal(a.detach(), b) for a, b in zip(after, before, strict=True)
+    )
 
 
 def test_warm_start_fit_checks_cross_parameter_rules(data):

@@ -2,7 +2,9 @@
 
 Each returns ``(batch,)`` or, for per-step outputs ``(batch, steps, ...)``,
 ``(batch, steps)``, so that the net can mask padded steps and apply sample
-weights before averaging.
+weights before averaging. ``rows`` gives one loss per sample, the steps
+of a per-step output averaged: what a grouped search (several models'
+batches flattened into one) weights and averages per model.
 """
 
 from __future__ import annotations
@@ -13,7 +15,37 @@ from torch import nn
 from torch.nn import functional as F
 
 
-class RegressionLoss(nn.Module):
+class _RowLoss(nn.Module):
+    """A per-sample loss that can also reduce each row's steps (:meth:`rows`)."""
+
+    def rows(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """One loss per row (sample) of a batch, shape ``(batch,)``.
+
+        The loss ``forward`` computes, with the losses of a row's steps (for
+        per-step outputs) averaged as ``SequenceNet.get_loss`` averages them
+        for equal-length sequences.
+
+        Parameters
+        ----------
+        pred : Tensor of shape (batch, ...)
+            Outputs of the network. Several models' batches go in with their
+            model axis flattened into the batch: ``(n_models * batch, ...)``.
+        target : Tensor of shape (batch, ...)
+            Targets, flattened like ``pred``.
+
+        Returns
+        -------
+        loss : Tensor of shape (batch,)
+            Each row's loss, before sample weights and the batch mean.
+        """
+        return _mean_over_steps(self(pred, target))
+
+
+def _mean_over_steps(loss: torch.Tensor) -> torch.Tensor:
+    return loss.mean(dim=1) if loss.dim() == 2 else loss
+
+
+class RegressionLoss(_RowLoss):
     """MSE, MAE or Huber loss, averaged over the outputs."""
 
     def __init__(self, kind: str = "mse", delta: float = 1.0) -> None:
@@ -51,7 +83,7 @@ def middle_quantile(levels) -> int:
     return int(np.argmin(np.abs(np.asarray(levels, dtype=np.float64) - 0.5)))
 
 
-class PinballLoss(nn.Module):
+class PinballLoss(_RowLoss):
     """Pinball (quantile) loss over several quantiles of each output.
 
     ``pred`` holds ``n_quantiles`` values per output (the last axis grouped
@@ -84,7 +116,7 @@ class PinballLoss(nn.Module):
         return RegressionLoss.score(point, target.reshape(point.shape))
 
 
-class ClassificationLoss(nn.Module):
+class ClassificationLoss(_RowLoss):
     """Cross-entropy on logits ``(batch, classes)`` or ``(batch, steps, classes)``.
 
     ``class_weight`` (one value per class) scales each target's term.
@@ -101,13 +133,29 @@ class ClassificationLoss(nn.Module):
             logits, target, weight=self.class_weight, reduction="none"
         )
 
+    def rows(
+        self, logits: torch.Tensor, target: torch.Tensor, *, weighted: bool = True
+    ) -> torch.Tensor:
+        """One loss per row (sample), shape ``(batch,)``; see :meth:`_RowLoss.rows`.
+
+        ``weighted=False`` leaves ``class_weight`` out, for a caller that
+        scales each row by weights of its own (one set per model in a
+        grouped search): ``class_weight[target]`` times the unweighted row
+        is what the weighted cross-entropy computes.
+        """
+        if weighted:
+            return super().rows(logits, target)
+        if logits.dim() == 3:
+            logits = logits.transpose(1, 2)
+        return _mean_over_steps(F.cross_entropy(logits, target, reduction="none"))
+
     @staticmethod
     def score(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Accuracy (over all steps for per-step labels)."""
         return (logits.argmax(dim=-1) == target).float().mean()
 
 
-class MultiLabelLoss(nn.Module):
+class MultiLabelLoss(_RowLoss):
     """Binary cross-entropy on one logit per label, averaged over labels."""
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

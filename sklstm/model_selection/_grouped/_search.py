@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 import joblib
 import numpy as np
@@ -160,6 +161,35 @@ def search_reason(
     return _grouped_prepare.parameter_reason(est)
 
 
+@dataclass
+class _Pretraining:
+    """A search's fits trained ahead: the search's data and what is kept."""
+
+    estimator: object
+    X: object
+    y: object
+    splits: list
+    times: np.ndarray  # seconds per (candidate, split); NaN: not fitted here
+    store: dict = field(default_factory=dict)
+    groups: list = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+
+    def remember(self, params: dict, c: int, s: int, result, seconds: float) -> None:
+        """Keep the result of candidate ``c`` on split ``s`` for ``Replay``.
+
+        ``result`` is the fitted estimator or the exception its fit raised.
+        A fit without a key (an unhashable parameter) is not kept: its
+        replay fits it again, ordinarily.
+        """
+        train = self.splits[s][0]
+        fitted = clone(self.estimator).set_params(**clone(params, safe=False))
+        X_train = _safe_indexing(self.X, train)
+        key = fit_key(fitted, X_train, _safe_indexing(self.y, train))
+        if key is not None:
+            self.store[key] = result
+        self.times[c, s] = seconds
+
+
 def pretrain(
     estimator,
     candidates: list,
@@ -180,6 +210,39 @@ def pretrain(
     what made a fit of a candidate fall back to an ordinary fit.
     """
     start = time.perf_counter()
+    times = np.full((len(candidates), len(splits)), np.nan)
+    run = _Pretraining(estimator, X, y, splits, times)
+    members, ordinary = _prepare_members(estimator, candidates, X, y, splits, reasons)
+    by_key, inputs = _group_inputs(members, X, reasons)
+    # a candidate with one fold falling back falls back on all its folds
+    for m in members:
+        if reasons[m.meta["candidate"]] is not None:
+            c, s = m.meta["candidate"], m.meta["split"]
+            ordinary.append((c, s, m.meta["params"], splits[s][0]))
+    run.timings = {"prepare": time.perf_counter() - start, "grouped": 0.0}
+    for key, same in by_key.items():
+        same = [m for m in same if reasons[m.meta["candidate"]] is None]
+        for chunk in _grouped_prepare.chunks(same, max_group_size=max_group_size):
+            _train_chunk(
+                run, chunk, inputs[key], cuda_graphs=cuda_graphs, verbose=verbose
+            )
+    tick = time.perf_counter()
+    _train_ordinarily(run, ordinary, n_jobs=n_jobs)
+    run.timings["ordinary"] = time.perf_counter() - tick
+    if any(g["device"].startswith("cuda") for g in run.groups):
+        torch.cuda.empty_cache()
+    return run.store, run.times, run.groups, run.timings
+
+
+def _prepare_members(
+    estimator, candidates: list, X, y, splits: list, reasons: list
+) -> tuple[list, list]:
+    """The prepared fits of the groupable candidates, and the ordinary fits.
+
+    Ordinary fits are ``(candidate, split, params, train)``. The first fit
+    a candidate cannot prepare sets its reason; its later folds are then
+    ordinary without trying.
+    """
     members, ordinary = [], []
     for c, params in enumerate(candidates):
         for s, (train, _) in enumerate(splits):
@@ -194,6 +257,16 @@ def pretrain(
                 except Exception as exc:  # noqa: BLE001 - the ordinary fit reports it
                     reasons[c] = f"{type(exc).__name__}: {exc}"
             ordinary.append((c, s, params, train))
+    return members, ordinary
+
+
+def _group_inputs(members: list, X, reasons: list) -> tuple[dict, dict]:
+    """The members by group key, and each key's input, prepared once.
+
+    A group reads its members' rows of the one input, so a member whose
+    fold was prepared differently (fold-dependent input handling) cannot
+    join it: its candidate falls back.
+    """
     by_key = defaultdict(list)
     for m in members:
         by_key[_grouped_prepare.group_key(m)].append(m)
@@ -204,64 +277,51 @@ def pretrain(
             if not torch.equal(m.X, inputs[key][torch.as_tensor(m.train)]):
                 reasons[m.meta["candidate"]] = "inputs prepared differently per fold"
             m.X = None  # the group reads the rows of inputs[key]
-    # a candidate with one fold falling back falls back on all its folds
-    for m in members:
-        if reasons[m.meta["candidate"]] is not None:
-            c, s = m.meta["candidate"], m.meta["split"]
-            ordinary.append((c, s, m.meta["params"], splits[s][0]))
-    store: dict = {}
-    times = np.full((len(candidates), len(splits)), np.nan)
-    groups = []
-    timings = {"prepare": time.perf_counter() - start, "grouped": 0.0}
-    for key, same in by_key.items():
-        same = [m for m in same if reasons[m.meta["candidate"]] is None]
-        for chunk in _grouped_prepare.chunks(same, max_group_size=max_group_size):
-            if verbose:
-                print(f"[GroupedSearchCV] training {len(chunk)} models as one group")
-            tick = time.perf_counter()
-            info = _grouped_train.train_group(
-                chunk, inputs[key], cuda_graphs=cuda_graphs
-            )
-            timings["grouped"] += time.perf_counter() - tick
-            groups.append(
-                {
-                    "n_models": len(chunk),
-                    "device": chunk[0].device,
-                    "seconds": sum(m.fit_time for m in chunk),
-                    **info,
-                }
-            )
-            for m in chunk:
-                c, s = m.meta["candidate"], m.meta["split"]
-                train = splits[s][0]
-                fitted = clone(estimator).set_params(
-                    **clone(m.meta["params"], safe=False)
-                )
-                key_ = fit_key(
-                    fitted, _safe_indexing(X, train), _safe_indexing(y, train)
-                )
-                store[key_] = m.result
-                times[c, s] = m.fit_time
-                m.net, m.y = None, None  # free the group's copies
+    return by_key, inputs
+
+
+def _train_chunk(
+    run: _Pretraining,
+    chunk: list,
+    X_all: torch.Tensor,
+    *,
+    cuda_graphs: bool,
+    verbose: int,
+) -> None:
+    """Train one group on ``X_all`` (its key's input) and keep its results."""
+    if verbose:
+        print(f"[GroupedSearchCV] training {len(chunk)} models as one group")
     tick = time.perf_counter()
-    if ordinary:
-        with joblib.Parallel(n_jobs=n_jobs) as parallel:
-            done = parallel(
-                joblib.delayed(_fit_ordinarily)(estimator, params, X, y, train)
-                for _, _, params, train in ordinary
-            )
-        for (c, s, params, train), (result, seconds) in zip(
-            ordinary, done, strict=True
-        ):
-            fitted = clone(estimator).set_params(**clone(params, safe=False))
-            key = fit_key(fitted, _safe_indexing(X, train), _safe_indexing(y, train))
-            if key is not None:
-                store[key] = result
-            times[c, s] = seconds
-    timings["ordinary"] = time.perf_counter() - tick
-    if any(g["device"].startswith("cuda") for g in groups):
-        torch.cuda.empty_cache()
-    return store, times, groups, timings
+    info = _grouped_train.train_group(chunk, X_all, cuda_graphs=cuda_graphs)
+    run.timings["grouped"] += time.perf_counter() - tick
+    run.groups.append(
+        {
+            "n_models": len(chunk),
+            "device": chunk[0].device,
+            "seconds": sum(m.fit_time for m in chunk),
+            **info,
+        }
+    )
+    for m in chunk:
+        meta = m.meta
+        run.remember(
+            meta["params"], meta["candidate"], meta["split"], m.result, m.fit_time
+        )
+        m.net, m.y = None, None  # free the group's copies
+
+
+def _train_ordinarily(run: _Pretraining, ordinary: list, *, n_jobs) -> None:
+    """Fit ``ordinary`` fits in ``n_jobs`` processes and keep their results."""
+    if not ordinary:
+        return
+    X, y = run.X, run.y
+    with joblib.Parallel(n_jobs=n_jobs) as parallel:
+        done = parallel(
+            joblib.delayed(_fit_ordinarily)(run.estimator, params, X, y, train)
+            for _, _, params, train in ordinary
+        )
+    for (c, s, params, _), (result, seconds) in zip(ordinary, done, strict=True):
+        run.remember(params, c, s, result, seconds)
 
 
 def warn_fallbacks(reasons: list) -> None:

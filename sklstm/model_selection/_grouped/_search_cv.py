@@ -232,12 +232,7 @@ class GroupedSearchCV(BaseSearchCV):
         self : GroupedSearchCV
             The fitted search.
         """
-        if not isinstance(self.estimator, _BaseLSTM):
-            raise ValueError(
-                "GroupedSearchCV tunes an sklstm LSTMRegressor or LSTMClassifier, "
-                f"got {type(self.estimator).__name__}; use scikit-learn's "
-                "GridSearchCV or RandomizedSearchCV for other estimators."
-            )
+        self._check_estimator()
         candidates = self._candidates()
         if not candidates:
             raise ValueError("No candidates to search: the parameter grid is empty.")
@@ -250,35 +245,72 @@ class GroupedSearchCV(BaseSearchCV):
             )
             for p in candidates
         ]
-        estimator, n_jobs, store = self.estimator, self.n_jobs, None
-        times, self.groups_ = None, []
+        estimator, n_jobs, store, times = self.estimator, self.n_jobs, None, None
+        self.groups_ = []
         self.timings_ = {"prepare": 0.0, "grouped": 0.0, "ordinary": 0.0}
         if any(r is None for r in reasons):
-            start = time.perf_counter()
-            store, times, self.groups_, self.timings_ = _grouped_search.pretrain(
-                self.estimator,
-                candidates,
-                X,
-                y,
-                splits,
-                reasons,
-                max_group_size=self.max_group_size,
-                cuda_graphs=self.cuda_graphs,
-                n_jobs=self.n_jobs,
-                verbose=self.verbose,
-            )
-            if self.verbose:
-                print(
-                    f"[GroupedSearchCV] trained {len(candidates) * len(splits)} fits "
-                    f"in {time.perf_counter() - start:.1f}s"
-                )
+            store, times = self._pretrain(candidates, X, y, splits, reasons)
             # every fit is done: the search only scores (in this process)
             estimator, n_jobs = _grouped_search.Replay(self.estimator, store), 1
         if self.grouping != "never":  # the CPU's ordinary fits are by design
             _grouped_search.warn_fallbacks(
                 [r for r in reasons if r and not r.startswith("device is")]
             )
-        inner = _grouped_search.ListSearch(
+        inner = self._inner_search(estimator, candidates, splits, n_jobs)
+        tick = time.perf_counter()
+        try:
+            inner.fit(X, y, **params)
+        finally:
+            self.timings_["search"] = time.perf_counter() - tick
+            if store is not None:
+                store.clear()  # the folds' models are not kept
+        self._adopt_results(inner)
+        if times is not None:
+            self._report_fit_times(times)
+        self.fallback_reasons_ = reasons
+        return self
+
+    def _check_estimator(self) -> None:
+        if not isinstance(self.estimator, _BaseLSTM):
+            raise ValueError(
+                "GroupedSearchCV tunes an sklstm LSTMRegressor or LSTMClassifier, "
+                f"got {type(self.estimator).__name__}; use scikit-learn's "
+                "GridSearchCV or RandomizedSearchCV for other estimators."
+            )
+
+    def _pretrain(
+        self, candidates: list, X, y, splits: list, reasons: list
+    ) -> tuple[dict, np.ndarray]:
+        """Train every fit ahead (setting ``groups_`` and ``timings_``).
+
+        Returns the store of fitted estimators (or their errors) that
+        ``Replay`` hands back, and the fit times per candidate and split.
+        """
+        start = time.perf_counter()
+        store, times, self.groups_, self.timings_ = _grouped_search.pretrain(
+            self.estimator,
+            candidates,
+            X,
+            y,
+            splits,
+            reasons,
+            max_group_size=self.max_group_size,
+            cuda_graphs=self.cuda_graphs,
+            n_jobs=self.n_jobs,
+            verbose=self.verbose,
+        )
+        if self.verbose:
+            print(
+                f"[GroupedSearchCV] trained {len(candidates) * len(splits)} fits "
+                f"in {time.perf_counter() - start:.1f}s"
+            )
+        return store, times
+
+    def _inner_search(
+        self, estimator, candidates: list, splits: list, n_jobs
+    ) -> _grouped_search.ListSearch:
+        """Scikit-learn's search over ``candidates``, on the fixed ``splits``."""
+        return _grouped_search.ListSearch(
             estimator,
             candidates,
             scoring=self.scoring,
@@ -290,13 +322,9 @@ class GroupedSearchCV(BaseSearchCV):
             error_score=self.error_score,
             return_train_score=self.return_train_score,
         )
-        tick = time.perf_counter()
-        try:
-            inner.fit(X, y, **params)
-        finally:
-            self.timings_["search"] = time.perf_counter() - tick
-            if store is not None:
-                store.clear()  # the folds' models are not kept
+
+    def _adopt_results(self, inner: _grouped_search.ListSearch) -> None:
+        """Take the fitted attributes of scikit-learn's search as our own."""
         for name in (
             "cv_results_",
             "best_index_",
@@ -311,12 +339,9 @@ class GroupedSearchCV(BaseSearchCV):
         ):
             if hasattr(inner, name):
                 setattr(self, name, getattr(inner, name))
+        # a refit on a Replay is an ordinary fit: hand out the estimator itself
         if isinstance(getattr(self, "best_estimator_", None), _grouped_search.Replay):
             self.best_estimator_ = self.best_estimator_.fitted_
-        if times is not None:
-            self._report_fit_times(times)
-        self.fallback_reasons_ = reasons
-        return self
 
     def _report_fit_times(self, times: np.ndarray) -> None:
         """Fit times of the pretrained fits (the replayed fits take none)."""

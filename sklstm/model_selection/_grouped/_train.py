@@ -9,12 +9,15 @@ What a group reproduces of an ordinary fit, model by model: the initial
 weights, the batches and their order (the same seeded permutation per
 epoch), the loss (mean over the batch, class weights), ``l1``, gradient
 clipping (by global norm and by value), Adam, AdamW or SGD with their
-weight-decay groups, and the learning-rate schedule. Folds with fewer
-batches per epoch are padded with rows of weight 0 and their model is not
-updated (nor its Adam step counted) on the extra steps, so every step has
-the same shapes and one CUDA graph replays all of them. Dropout draws from
-the group's own generator, so with ``dropout > 0`` a grouped fit is a valid
-fit, not the bitwise twin of the ordinary one.
+weight-decay groups (``_optim``), and the learning-rate schedule. The
+loss of each row is the fit's own criterion's (``rows`` of
+``sklstm._engine._losses``), so grouped and ordinary fits share one
+definition of each loss. Folds with fewer batches per epoch are padded with
+rows of weight 0 and their model is not updated (nor its Adam step
+counted) on the extra steps, so every step has the same shapes and one
+CUDA graph replays all of them. Dropout draws from the group's own
+generator, so with ``dropout > 0`` a grouped fit is a valid fit, not the
+bitwise twin of the ordinary one.
 """
 
 from __future__ import annotations
@@ -26,13 +29,13 @@ import warnings
 import numpy as np
 import torch
 
+from sklstm._engine._losses import ClassificationLoss
 from sklstm._engine._net import TrainingDivergedError, record_batches
 from sklstm._engine._runtime import cuda_indices, seed_torch, torch_threads
 from sklstm._fitplan import record_fit
 from sklstm.model_selection._grouped._module import GroupedLSTM
-from sklstm.model_selection._grouped._plan import OPTIMIZERS, Member, criterion_key
-
-_BETAS, _EPS = (0.9, 0.999), 1e-8  # torch's Adam defaults, which sklstm keeps
+from sklstm.model_selection._grouped._optim import per_model, stacked_optimizer
+from sklstm.model_selection._grouped._plan import OPTIMIZERS, Member
 
 
 class _Group:
@@ -51,27 +54,27 @@ class _Group:
             self.model.load_model(i, m.net.module_)
         self.model.train()
         self.params = list(self.model.weights)
-        self.kind = OPTIMIZERS[first.net.optimizer]
-        self.criterion = criterion_key(first.net.criterion_)
+        # the members' criterion kind is one (it is in their group key); its
+        # class weights are the first member's, so rows are weighted per model
+        self.criterion = first.net.criterion_
+        self.classification = isinstance(self.criterion, ClassificationLoss)
         dev = self.device
 
-        def per_model(values) -> torch.Tensor:
-            return torch.tensor(values, dtype=torch.float32, device=dev)
+        def values(of) -> torch.Tensor:
+            return torch.tensor(of, dtype=torch.float32, device=dev)
 
         ests = [m.estimator for m in members]
-        self.weight_decay = per_model([float(e.weight_decay) for e in ests])
-        self.l1 = per_model([float(e.l1) for e in ests])
-        self.momentum = per_model([float(e.momentum) for e in ests])
-        self.dropout = per_model([float(e.dropout) for e in ests])
-        self.clip = per_model([_or_inf(e.gradient_clip) for e in ests])
-        self.clip_value = per_model([_or_inf(e.gradient_clip_value) for e in ests])
+        self.weight_decay = values([float(e.weight_decay) for e in ests])
+        self.l1 = values([float(e.l1) for e in ests])
+        self.dropout = values([float(e.dropout) for e in ests])
+        self.clip = values([_or_inf(e.gradient_clip) for e in ests])
+        self.clip_value = values([_or_inf(e.gradient_clip_value) for e in ests])
         self.use_l1 = bool(self.l1.any())
-        self.use_decay = bool(self.weight_decay.any())
         self.use_dropout = bool(self.dropout.any())
         self.use_clip = any(e.gradient_clip is not None for e in ests)
         self.use_clip_value = any(e.gradient_clip_value is not None for e in ests)
         self.class_weight = None
-        if self.criterion[0] == "classification":
+        if self.classification:
             weights = [m.net.criterion_.class_weight for m in members]
             if any(w is not None for w in weights):
                 n_classes = est0._n_outputs()
@@ -90,10 +93,13 @@ class _Group:
             Y[i, torch.as_tensor(m.train)] = m.y
         self.Y = Y.reshape(k * n_all, *y_tail).to(dev)
         self.offsets = (torch.arange(k) * n_all).to(dev)[:, None]
-        # optimizer state, one step count per model
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
-        self.steps = torch.zeros(k, device=dev)
+        self.optimizer = stacked_optimizer(
+            OPTIMIZERS[first.net.optimizer],
+            self.params,
+            weight_decay=self.weight_decay,
+            momentum=values([float(e.momentum) for e in ests]),
+            matrix=self.model.matrix,
+        )
         self.lr = torch.zeros(k, device=dev)
         # static inputs of a step (fixed addresses: a CUDA graph reads them)
         self.idx = torch.zeros((k, self.batch), dtype=torch.int64, device=dev)
@@ -101,37 +107,26 @@ class _Group:
         self.count = torch.ones(k, device=dev)
         self.active = torch.zeros(k, device=dev)
 
-    def _broadcast(self, values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        return values.view(-1, *([1] * (like.dim() - 1)))
-
     def loss(self) -> torch.Tensor:
-        """Each model's mean loss over its real rows, shape ``(k,)``."""
+        """Each model's mean loss over its real rows, shape ``(k,)``.
+
+        The rows' losses are the ordinary fit's criterion's (``rows``), on
+        every model's batch at once: the model axis is flattened into the
+        batch, then each model's class weights scale its rows.
+        """
         k, b = self.k, self.batch
         flat = self.idx.reshape(-1)
         x = self.X_all.index_select(0, flat).view(k, b, *self.X_all.shape[1:])
         target = self.Y.index_select(0, (self.idx + self.offsets).reshape(-1))
-        target = target.view(k, b, *self.Y.shape[1:])
         out = self.model(x, self.dropout if self.use_dropout else None)
-        if self.criterion[0] == "classification":
-            logits = out.reshape(k * b, -1)
-            rows = torch.nn.functional.cross_entropy(
-                logits, target.reshape(-1), reduction="none"
-            ).view(k, b)
+        out = out.reshape(k * b, *out.shape[2:])
+        if self.classification:
+            rows = self.criterion.rows(out, target, weighted=False).view(k, b)
             if self.class_weight is not None:
-                rows = rows * torch.gather(self.class_weight, 1, target)
+                labels = target.view(k, b)
+                rows = rows * torch.gather(self.class_weight, 1, labels)
         else:
-            _, kind, delta = self.criterion
-            pred = out.reshape(target.shape)
-            if kind == "mse":
-                rows = torch.nn.functional.mse_loss(pred, target, reduction="none")
-            elif kind == "mae":
-                rows = torch.nn.functional.l1_loss(pred, target, reduction="none")
-            else:
-                rows = torch.nn.functional.huber_loss(
-                    pred, target, reduction="none", delta=delta
-                )
-            if rows.dim() > 2:  # several outputs: their mean, per row
-                rows = rows.reshape(k, b, -1).mean(dim=-1)
+            rows = self.criterion.rows(out, target).view(k, b)
         return (rows * self.row_mask).sum(dim=1) / self.count
 
     def step(self) -> torch.Tensor:
@@ -141,14 +136,12 @@ class _Group:
         if self.use_l1:
             for p, is_matrix in zip(self.params, self.model.matrix, strict=True):
                 if is_matrix:
-                    total = total + (self._broadcast(self.l1, p) * p.abs()).sum()
+                    total = total + (per_model(self.l1, p) * p.abs()).sum()
         grads = list(torch.autograd.grad(total, self.params))
         if self.use_clip_value:
             grads = [
                 torch.clamp(
-                    g,
-                    -self._broadcast(self.clip_value, g),
-                    self._broadcast(self.clip_value, g),
+                    g, -per_model(self.clip_value, g), per_model(self.clip_value, g)
                 )
                 for g in grads
             ]
@@ -158,42 +151,9 @@ class _Group:
             )
             total_norm = torch.linalg.vector_norm(norms, dim=0)
             coef = torch.clamp(self.clip / (total_norm + 1e-6), max=1.0)
-            grads = [g * self._broadcast(coef, g) for g in grads]
-        with torch.no_grad():
-            self._update(grads)
+            grads = [g * per_model(coef, g) for g in grads]
+        self.optimizer.step(grads, self.lr, self.active)
         return losses.detach()
-
-    def _update(self, grads: list[torch.Tensor]) -> None:
-        steps = self.steps + self.active
-        safe = steps.clamp_min(1.0)
-        beta1, beta2 = _BETAS
-        bias1 = 1.0 - torch.pow(beta1, safe)
-        bias2_sqrt = torch.sqrt(1.0 - torch.pow(beta2, safe))
-        for i, (p, g) in enumerate(zip(self.params, grads, strict=True)):
-            b = lambda t, like=p: self._broadcast(t, like)  # noqa: E731
-            on = b(self.active) > 0
-            decay = self.use_decay and self.model.matrix[i]
-            lr = b(self.lr)
-            if self.kind == "sgd":
-                if decay:
-                    g = g + b(self.weight_decay) * p
-                buf = b(self.momentum) * self.m[i] + g
-                new = p - lr * buf
-                self.m[i].copy_(torch.where(on, buf, self.m[i]))
-            else:
-                base = p
-                if decay and self.kind == "adamw":
-                    base = p * (1.0 - lr * b(self.weight_decay))
-                elif decay:
-                    g = g + b(self.weight_decay) * p
-                m = torch.lerp(self.m[i], g, 1.0 - beta1)
-                v = self.v[i] * beta2 + (1.0 - beta2) * g * g
-                denom = v.sqrt() / b(bias2_sqrt) + _EPS
-                new = base - (lr / b(bias1)) * m / denom
-                self.m[i].copy_(torch.where(on, m, self.m[i]))
-                self.v[i].copy_(torch.where(on, v, self.v[i]))
-            p.copy_(torch.where(on, new, p))
-        self.steps.copy_(steps)
 
 
 def _or_inf(value) -> float:
