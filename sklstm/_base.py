@@ -4,7 +4,6 @@ flow (the fit itself is planned and run by :mod:`sklstm._fitplan`)."""
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 import warnings
 from numbers import Integral, Real
@@ -14,7 +13,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from sklstm._data import SequenceDataset
+from sklstm._data import SequenceDataset, fingerprint
 from sklstm._engine import _build
 from sklstm._engine._module import _ACTIVATIONS
 from sklstm._engine._runtime import (
@@ -285,8 +284,7 @@ class _BaseLSTM(SequenceInputMixin, BaseEstimator):
         # one rule: the state advances once per new chunk; asking again about
         # the same chunk (predict, then predict_proba or score) answers from
         # the state before it
-        chunk = hashlib.sha1(data.X.cpu().numpy().tobytes()).hexdigest()
-        chunk += str(tuple(data.X.shape))
+        chunk = fingerprint(data.X)
         last = getattr(self, "_stream_last", None)
         if last is not None and last[0] == chunk:
             state = last[1]

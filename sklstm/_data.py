@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+
+def fingerprint(*parts) -> str:
+    """One digest of arrays, tensors, bytes or None, dtype and shape included:
+    equal only for equal values of equal type and shape (the epoch cache's
+    keys, a stream's chunk identity)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if part is None:
+            data = b"none"
+        elif isinstance(part, bytes):
+            data = part
+        else:
+            array = part.cpu().numpy() if isinstance(part, torch.Tensor) else part
+            array = np.ascontiguousarray(array)
+            data = f"{array.dtype}{array.shape}".encode() + array.tobytes()
+        digest.update(len(data).to_bytes(8, "little") + data)
+    return digest.hexdigest()
 
 
 def is_sequence_list(X: object) -> bool:

@@ -37,7 +37,7 @@ from skorch.utils import to_tensor
 from sklstm._data import Batch, BatchIterator, SequenceDataset
 from sklstm._engine._callbacks import EpochLog, to_stderr
 from sklstm._engine._losses import PinballLoss
-from sklstm._engine._runtime import cuda_indices, seed_torch
+from sklstm._engine._runtime import seeded
 
 _BATCH_HOOKS = ("on_batch_begin", "on_batch_end")
 
@@ -334,9 +334,7 @@ class SequenceNet(NeuralNet):
         if not training:
             yield
             return
-        cuda = cuda_indices(self.device)
-        with torch.random.fork_rng(devices=cuda):
-            seed_torch(self.seed + len(self.history), cuda)
+        with seeded(self.seed + len(self.history), self.device):
             yield
 
     def _run_epoch_quietly(self, iterator, prefix, step_fn, **fit_params) -> None:

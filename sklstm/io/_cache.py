@@ -18,7 +18,6 @@ cache did not name are ignored, and one that does not load is a miss.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import tempfile
@@ -26,9 +25,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from sklstm._data import SequenceDataset
+from sklstm._data import SequenceDataset, fingerprint
 from sklstm.io._model import save_state
 from sklstm.io._persist import load
 
@@ -48,31 +46,18 @@ def _stable(value) -> str:
         return f"{value.__module__}.{value.__qualname__}"
     if isinstance(value, np.random.RandomState):
         kind, keys, pos, has_gauss, gauss = value.get_state()
-        return f"RandomState({_digest(keys.tobytes())},{pos},{has_gauss},{gauss})"
+        return f"RandomState({fingerprint(keys.tobytes())},{pos},{has_gauss},{gauss})"
     if isinstance(value, np.generic):
         return repr(value.item())
     if hasattr(value, "net_"):  # a fitted sklstm estimator (init_from)
         state = value.net_.module_.state_dict()
-        return "fitted(" + _digest(*(t.cpu().numpy().tobytes() for t in state.values()))
+        return f"fitted({fingerprint(*state.values())})"
     if isinstance(value, (str, os.PathLike)) and Path(value).is_file():
-        return f"file({_digest(Path(value).read_bytes())})"
+        return f"file({fingerprint(Path(value).read_bytes())})"
     if hasattr(value, "get_params"):  # estimators and skorch callbacks
         inner = sorted(value.get_params(deep=False).items())
         return f"{type(value).__qualname__}({_stable(inner)})"
     return repr(value)
-
-
-def _digest(*parts: bytes) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(len(part).to_bytes(8, "little") + part)
-    return digest.hexdigest()
-
-
-def _tensor_bytes(t: torch.Tensor | None) -> bytes:
-    if t is None:
-        return b"none"
-    return f"{t.dtype}{tuple(t.shape)}".encode() + t.cpu().numpy().tobytes()
 
 
 def cache_key(estimator, data: SequenceDataset, targets: np.ndarray) -> str:
@@ -89,14 +74,13 @@ def cache_key(estimator, data: SequenceDataset, targets: np.ndarray) -> str:
     if estimator.lr_scheduler not in _RESUMABLE_SCHEDULES:
         params["max_epochs"] = estimator.max_epochs_  # the schedule spans it
     classes = getattr(estimator, "classes_", None)
-    return _digest(
+    return fingerprint(
         type(estimator).__qualname__.encode(),
         _stable(sorted(params.items())).encode(),
-        _tensor_bytes(data.X),
-        _tensor_bytes(data.lengths),
-        _tensor_bytes(data.weight),
-        f"{targets.dtype}{targets.shape}".encode(),
-        np.ascontiguousarray(targets).tobytes(),
+        data.X,
+        data.lengths,
+        data.weight,
+        np.asarray(targets),
         b"" if classes is None else _stable(classes.tolist()).encode(),
     )[:40]
 
