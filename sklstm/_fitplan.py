@@ -217,7 +217,7 @@ def new_net(est, plan: FitPlan) -> SequenceNet:
     ``seeded(plan.seed, plan.device)`` for the fit's initial weights."""
     net = _build.build_net(
         est,
-        input_size=est._network_input_size(),
+        input_size=est.input_size_,
         output_size=est._n_outputs(),
         criterion=est._criterion(plan.train),
         device=plan.device,

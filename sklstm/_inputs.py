@@ -66,19 +66,29 @@ class SequenceInputMixin:
                     )
             if values.ndim == 2:
                 values = values[:, :, None]
-            values, lengths = self._patch(values, lengths, reset=reset)
+            self._patch(values, lengths, reset=reset)
         X_t = torch.from_numpy(np.require(values, dtype=dtype, requirements=["C", "W"]))
         return SequenceDataset(
             X_t, None if lengths is None else torch.from_numpy(lengths)
         )
 
-    def _patch(self, values: np.ndarray, lengths, *, reset: bool):
-        """Read ``(n, T, F)`` values as patches (``patch_size``), recording the
-        patching and the longest sequence the LSTM sees on ``reset``."""
+    def _patch(self, values: np.ndarray, lengths, *, reset: bool) -> None:
+        """Check ``(n, T, F)`` values against the patching (``patch_size``); on
+        ``reset`` resolve and record it, and the longest sequence in LSTM steps.
+
+        The values stay raw steps: the network patches its own input.
+        """
         if reset:
             longest = values.shape[1] if lengths is None else int(lengths.max())
             self.patch_size_, self.patch_stride_ = _patching.resolve(
                 self.patch_size, self.patch_stride, longest
+            )
+            # the LSTM's steps (patches of the padded width): gate_init="chrono"
+            # spans them
+            self.lstm_steps_ = int(
+                _patching.n_patches(
+                    values.shape[1], self.patch_size_, self.patch_stride_
+                )
             )
         size = getattr(self, "patch_size_", 1)  # files of sklstm 0.1 lack them
         stride = getattr(self, "patch_stride_", size)
@@ -89,20 +99,15 @@ class SequenceInputMixin:
                 "(or 1) for per-step outputs."
             )
         if size > 1 and self.stateful and not reset:
+            # a chunk ending inside a patch would zero-fill it, and overlapping
+            # patches would straddle chunks: streaming would differ from one
+            # long sequence
             if stride != size or values.shape[1] % size:
                 raise ValueError(
                     f"stateful=True streams whole patches: each chunk needs a "
                     f"multiple of patch_size={size} steps (got {values.shape[1]}) and "
                     "patch_stride equal to patch_size."
                 )
-        values, lengths = _patching.patch(values, lengths, size, stride)
-        if reset:
-            self.lstm_steps_ = int(values.shape[1])
-        return values, lengths
-
-    def _network_input_size(self) -> int:
-        """Values per LSTM step: features per time step times the patch size."""
-        return int(self.input_size_) * int(getattr(self, "patch_size_", 1))
 
     def _check_tokens(self, values: np.ndarray, *, reset: bool) -> np.ndarray:
         if not np.array_equal(values, np.round(values)) or values.min() < 0:

@@ -1,7 +1,19 @@
-"""Small sequence data sets shared by the tests."""
+"""Small sequence data sets and training settings shared by the tests."""
 
 import numpy as np
 import pytest
+
+# One table of small training settings. A test file takes a row as its FAST
+# (``FAST = SETTINGS["small"]``) and varies it with ``{**row, ...}``, so
+# that a change of what "fast" means is made once.
+SETTINGS = {
+    # one epoch of a tiny model: parameter checks, input errors
+    "tiny": {"hidden_size": 4, "max_epochs": 1, "random_state": 0},
+    # a few batches of a tiny model: round trips, exports, searches
+    "fast": {"hidden_size": 4, "max_epochs": 2, "batch_size": 16, "random_state": 0},
+    # enough to learn the shared data sets' signal a little
+    "small": {"hidden_size": 8, "max_epochs": 3, "batch_size": 16, "random_state": 0},
+}
 
 
 def make_sequences(n=60, steps=6, features=2, seed=0):

@@ -7,6 +7,7 @@ value, files written, weights changed or kept), not merely that fit ran.
 import numpy as np
 import pytest
 import torch
+from conftest import SETTINGS
 from skorch.callbacks import (
     BatchScoring,
     Checkpoint,
@@ -30,7 +31,7 @@ from skorch.utils import freeze_parameter
 
 from sklstm import LSTMClassifier, LSTMRegressor
 
-FAST = {"hidden_size": 8, "max_epochs": 3, "batch_size": 16, "random_state": 0}
+FAST = SETTINGS["small"]
 
 
 def _lstm_weights(est):

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import SETTINGS
 from sklearn.base import clone
 from sklearn.model_selection import KFold, cross_val_score
 from skorch.callbacks import Callback
@@ -16,7 +17,7 @@ from sklstm import LSTMClassifier, LSTMRegressor
 from sklstm._data import BatchIterator, SequenceDataset, pad_ragged
 from sklstm._targets import class_weights
 
-FAST = {"hidden_size": 8, "max_epochs": 3, "batch_size": 16, "random_state": 0}
+FAST = SETTINGS["small"]
 
 
 def test_clones_with_a_random_state_instance_are_independent(reg_data):

@@ -9,12 +9,13 @@ import warnings
 import joblib
 import numpy as np
 import pytest
+from conftest import SETTINGS
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 
 from sklstm import LSTMClassifier, LSTMRegressor
 
-FAST = {"hidden_size": 4, "max_epochs": 2, "random_state": 0}
+FAST = {**SETTINGS["fast"], "batch_size": "auto"}
 
 
 @pytest.fixture(scope="session")

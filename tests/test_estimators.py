@@ -6,11 +6,12 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from conftest import SETTINGS
 from sklearn.base import clone
 
 from sklstm import LSTMClassifier, LSTMRegressor
 
-FAST = {"hidden_size": 8, "max_epochs": 3, "batch_size": 16, "random_state": 0}
+FAST = SETTINGS["small"]
 
 
 def test_classifier_labels_of_any_type(clf_data):

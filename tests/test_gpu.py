@@ -3,13 +3,14 @@
 import numpy as np
 import pytest
 import torch
+from conftest import SETTINGS
 from sklearn.model_selection import GridSearchCV
 
 from sklstm import LSTMClassifier, LSTMRegressor
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 
-FAST = {"hidden_size": 8, "max_epochs": 2, "random_state": 0, "device": "cuda"}
+FAST = {**SETTINGS["small"], "max_epochs": 2, "batch_size": "auto", "device": "cuda"}
 
 
 def _data():

@@ -151,3 +151,27 @@ def test_onnx_multilabel_outputs_are_independent_probabilities(tmp_path):
     proba = _run(to_onnx(est, tmp_path / "m.onnx"), X)
     assert not np.allclose(proba.sum(axis=1), 1.0)  # sigmoids, not a softmax
     np.testing.assert_array_equal((proba > 0.5).astype(int), est.predict(X))
+
+
+@pytest.mark.parametrize("cls", [LSTMRegressor, LSTMClassifier])
+def test_channels_first_model_takes_the_array_predict_takes(tmp_path, cls):
+    """A model fitted with data_format="channels_first" exports a graph that
+    reads (n_samples, n_features, n_timesteps), as predict does; sizes chosen
+    so that the two layouts have the same shape (a wrong graph would run)."""
+    ort = pytest.importorskip("onnxruntime")
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(30, 4, 4)).astype(np.float32)  # features == steps
+    target = X[:, 0, :].sum(axis=1) - X[:, 3, :].sum(axis=1)
+    y = target if cls is LSTMRegressor else (target > 0).astype(int)
+    est = cls(**FAST, data_format="channels_first").fit(X, y)
+    session = ort.InferenceSession(str(to_onnx(est, tmp_path / "m.onnx")))
+    (out,) = session.run(None, {"X": X[:6]})
+    expected = est.predict(X[:6]) if cls is LSTMRegressor else est.predict_proba(X[:6])
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
+    # a longer sequence (the time axis is the last one) works too
+    longer = rng.normal(size=(3, 4, 9)).astype(np.float32)
+    (out,) = session.run(None, {"X": longer})
+    expected = (
+        est.predict(longer) if cls is LSTMRegressor else est.predict_proba(longer)
+    )
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import SETTINGS
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
@@ -9,7 +10,7 @@ from sklstm import LSTMClassifier, LSTMRegressor, model_selection
 from sklstm._engine._build import resolve_batch_size, resolve_max_epochs
 from sklstm.preprocessing import SequenceScaler
 
-FAST = {"hidden_size": 6, "max_epochs": 3, "batch_size": 16, "random_state": 0}
+FAST = {**SETTINGS["small"], "hidden_size": 6}
 
 
 def test_channels_first_arrays_equal_transposed_ones(clf_data):

@@ -4,11 +4,12 @@ import inspect
 
 import numpy as np
 import pytest
+from conftest import SETTINGS
 
 from sklstm import LSTMClassifier, LSTMRegressor
 from sklstm._base import _BaseLSTM
 
-FAST = {"hidden_size": 4, "max_epochs": 1, "random_state": 0}
+FAST = SETTINGS["tiny"]
 
 
 @pytest.fixture

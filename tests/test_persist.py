@@ -274,7 +274,7 @@ def test_format_and_version_checks(tmp_path, reg_data):
 
     with pytest.raises(ValueError, match="unknown estimator class 'LSTMForecaster'"):
         load(_rewrite(path, meta=unknown_class))
-    with pytest.raises(ValueError, match="holds an LSTMRegressor, not an LSTMClassifier"):
+    with pytest.raises(ValueError, match="an LSTMRegressor, not an LSTMClassifier"):
         load(path, estimator_class=LSTMClassifier)
     assert isinstance(load(path, estimator_class=LSTMRegressor), LSTMRegressor)
 

@@ -7,6 +7,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from conftest import SETTINGS
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -16,7 +17,7 @@ from sklstm.preprocessing import SequenceScaler, TextSequencer
 
 sio = pytest.importorskip("skops.io")
 
-FAST = {"hidden_size": 4, "max_epochs": 2, "batch_size": 16, "random_state": 0}
+FAST = SETTINGS["fast"]
 
 
 def test_scaler_and_lstm_round_trip(tmp_path, reg_data):

@@ -2,13 +2,14 @@
 
 import numpy as np
 import pytest
+from conftest import SETTINGS
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_validate
 from skopt import BayesSearchCV
 from skopt.space import Integer
 
 from sklstm import LSTMClassifier, LSTMRegressor
 
-FAST = {"hidden_size": 6, "max_epochs": 3, "batch_size": 8, "random_state": 0}
+FAST = {**SETTINGS["small"], "hidden_size": 6, "batch_size": 8}
 
 
 def _ragged(n=40, features=2, seed=0):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import SETTINGS
 from scipy.stats import loguniform, randint
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
 from sklearn.model_selection import (
@@ -23,7 +24,7 @@ from skopt.space import Integer, Real
 
 from sklstm import LSTMClassifier, LSTMRegressor
 
-FAST = {"hidden_size": 4, "max_epochs": 2, "batch_size": 32, "random_state": 0}
+FAST = {**SETTINGS["fast"], "batch_size": 32}
 
 
 def _data(kind, clf_data, reg_data):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import SETTINGS
 from sklearn.model_selection import (
     GridSearchCV,
     KFold,
@@ -19,7 +20,7 @@ from sklstm import LSTMClassifier, LSTMRegressor
 from sklstm.search_spaces import DIMENSIONS, search_space
 
 KINDS = ["grid", "random", "bayes"]
-FAST = {"hidden_size": 4, "max_epochs": 2, "random_state": 0}
+FAST = {**SETTINGS["fast"], "batch_size": "auto"}
 CHEAP = ["num_layers", "dropout", "weight_decay", "lr", "batch_size"]
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import sklearn
 import torch
+from conftest import SETTINGS
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -12,7 +13,7 @@ from torch import nn
 
 from sklstm import LSTMClassifier, LSTMRegressor
 
-FAST = {"hidden_size": 8, "max_epochs": 3, "batch_size": 16, "random_state": 0}
+FAST = SETTINGS["small"]
 
 
 def _weights(est):

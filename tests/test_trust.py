@@ -16,12 +16,13 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from conftest import SETTINGS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklstm import LSTMClassifier, LSTMRegressor, load, save
 
-FAST = {"hidden_size": 4, "max_epochs": 2, "batch_size": 16, "random_state": 0}
+FAST = SETTINGS["fast"]
 
 
 def _model(tmp_path, reg_data, **params):

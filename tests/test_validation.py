@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
+from conftest import SETTINGS
 from sklearn.exceptions import NotFittedError
 
 from sklstm import LSTMClassifier, LSTMRegressor
 
-FAST = {"hidden_size": 4, "max_epochs": 1, "random_state": 0}
+FAST = SETTINGS["tiny"]
 
 
 @pytest.mark.parametrize(

@@ -5,13 +5,14 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from conftest import SETTINGS
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback
 
 from sklstm import LSTMClassifier, LSTMRegressor
 
-FAST = {"hidden_size": 8, "max_epochs": 3, "batch_size": 16, "random_state": 0}
+FAST = SETTINGS["small"]
 
 
 def test_history_records_losses_lr_and_time(clf_data):

@@ -45,6 +45,9 @@ ARCHITECTURE = (
     "return_sequences",
     "embedding_dim",
     "n_quantiles",  # from loss="quantile" and the number of quantiles
+    # the LSTM reads patch_size * input_size values per step; the stride
+    # shapes no weight, so it is not listed
+    "patch_size",
 )
 
 
@@ -113,7 +116,14 @@ def head_units(value) -> tuple[int, ...]:
 
 
 def module_params(est, input_size: int, output_size: int) -> dict:
-    """Keyword arguments of ``LSTMNetwork`` for this estimator."""
+    """Keyword arguments of ``LSTMNetwork`` for this estimator.
+
+    ``input_size`` is the raw features per time step (``est.input_size_``):
+    the network patches its input itself, with the estimator's resolved
+    ``patch_size_`` and ``patch_stride_``.
+    """
+    # files of sklstm 0.1 predate patching: no patches
+    size = int(getattr(est, "patch_size_", 1))
     return {
         "input_size": int(input_size),
         "output_size": int(output_size),
@@ -130,6 +140,8 @@ def module_params(est, input_size: int, output_size: int) -> dict:
         "gate_init": str(est.gate_init),
         "timescale": getattr(est, "lstm_steps_", None),
         "n_quantiles": n_quantiles(est),
+        "patch_size": size,
+        "patch_stride": int(getattr(est, "patch_stride_", size)),
     }
 
 

@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from sklstm._engine._patching import patch_torch
+
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "elu": nn.ELU}
 
 
@@ -60,7 +62,19 @@ class LSTMNetwork(nn.Module):
     when bidirectional), or every step's output when ``return_sequences`` is set.
     ``lengths`` (a CPU int64 tensor) marks the true length of each padded row; the
     batch is then packed so that padding never enters the recurrence.
+
+    Inputs are ``(batch, steps, input_size)`` floats, or ``(batch, steps)``
+    token ids with ``embedding_dim``. With ``patch_size > 1`` the first layer
+    reads every ``patch_size`` consecutive steps (starting every
+    ``patch_stride`` steps; None: ``patch_size``) as one LSTM step of
+    ``patch_size * input_size`` values
+    (:func:`~sklstm._engine._patching.patch_torch`), and ``lengths`` count
+    steps, not patches. The patching has no weights: the state dict is that
+    of an LSTM on the patched width, as when the estimator patched in numpy.
     """
+
+    # modules pickled before patching moved into the module read unpatched
+    patch_size, patch_stride = 1, 1
 
     def __init__(
         self,
@@ -79,17 +93,31 @@ class LSTMNetwork(nn.Module):
         gate_init: str = "default",
         timescale: int | None = None,
         n_quantiles: int = 1,
+        patch_size: int = 1,
+        patch_stride: int | None = None,
     ) -> None:
         super().__init__()
         self.return_sequences = return_sequences
         self.n_quantiles = n_quantiles
+        # plain ints, not buffers: the state dict keeps its keys and shapes
+        self.input_size = int(input_size)  # features per raw time step
+        self.patch_size = int(patch_size)
+        self.patch_stride = int(patch_size if patch_stride is None else patch_stride)
+        if not 1 <= self.patch_stride <= self.patch_size:
+            raise ValueError(
+                f"patch_stride={self.patch_stride} must be between 1 and "
+                f"patch_size={self.patch_size}."
+            )
         self.embedding = None
+        width = self.input_size * self.patch_size  # values per LSTM step
         if embedding_dim is not None:
+            if self.patch_size > 1:
+                raise ValueError("token ids (embedding_dim) are not patched.")
             # id 0 is padding: its vector stays zero and gets no gradient
             self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
-            input_size = embedding_dim
+            width = embedding_dim
         self.lstm = nn.LSTM(
-            input_size,
+            width,
             hidden_size,
             num_layers=num_layers,
             batch_first=True,
@@ -123,9 +151,14 @@ class LSTMNetwork(nn.Module):
         lengths: torch.Tensor | None = None,
         state: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """Return the sequence summary (or per-step outputs) and the final state."""
+        """Return the sequence summary (or per-step outputs) and the final state.
+
+        ``x`` holds raw steps: they are embedded, or patched, first.
+        """
         if self.embedding is not None:
             x = self.embedding(x)
+        else:
+            x, lengths = patch_torch(x, lengths, self.patch_size, self.patch_stride)
         steps = x.shape[1]
         if lengths is not None:
             x = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
@@ -150,7 +183,12 @@ class LSTMNetwork(nn.Module):
     def forward_stream(
         self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """Outputs for the next chunk of each stream, starting from ``state``."""
+        """Outputs for the next chunk of each stream, starting from ``state``.
+
+        With patches, a chunk should hold whole patches (a multiple of
+        ``patch_size`` steps, ``patch_stride == patch_size``) for the streams
+        to read as one long sequence would.
+        """
         summary, state = self.encode(x, None, state)
         return self._head(self.norm(summary)), state
 

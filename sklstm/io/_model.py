@@ -298,7 +298,7 @@ def _rebuild_net(estimator, weights: dict, device, seed, n_train, path):
     with torch.random.fork_rng(devices=cuda_indices(device)):  # the caller's RNG stays
         net = _build.build_net(
             estimator,
-            input_size=estimator._network_input_size(),
+            input_size=estimator.input_size_,
             output_size=k,
             criterion=estimator._criterion(stand_in),
             device=device,

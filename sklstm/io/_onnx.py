@@ -29,10 +29,10 @@ class _Predictor(nn.Module):
         mean: np.ndarray | None = None,
         scale: np.ndarray | None = None,
         drop_output_axis: bool = False,
-        patch: tuple[int, int] = (1, 1),
+        channels_first: bool = False,
     ) -> None:
         super().__init__()
-        self.patch_size, self.patch_stride = patch
+        self.channels_first = channels_first
         self.module = module
         self.add_feature_axis = add_feature_axis
         self.proba = proba
@@ -45,26 +45,13 @@ class _Predictor(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.add_feature_axis:  # fitted on 2D: (batch, steps) univariate
             x = x.unsqueeze(-1)
-        if self.patch_size > 1:
-            x = self._patches(x)
-        out = self.module(x)
+        elif self.channels_first:  # (batch, features, steps), as predict reads it
+            x = x.transpose(1, 2)
+        out = self.module(x)  # raw steps: the network patches them itself
         if self.proba:
             return probabilities_torch(out, self.multilabel)
         out = out * self.scale + self.mean
         return out[..., 0] if self.drop_output_axis else out
-
-    def _patches(self, x: torch.Tensor) -> torch.Tensor:
-        """``sklstm._engine._patching.patch`` in torch ops, for dynamic lengths
-        (non-overlapping patches: the stride is the patch size)."""
-        size, stride = self.patch_size, self.patch_stride
-        batch, steps, width = x.shape
-        count = torch.clamp(
-            torch.div(steps - size + stride - 1, stride, rounding_mode="floor") + 1,
-            min=1,
-        )
-        pad = (count - 1) * stride + size - steps
-        x = torch.nn.functional.pad(x, (0, 0, 0, pad))
-        return x.reshape(batch, -1, size * width)
 
 
 def to_onnx(
@@ -165,18 +152,14 @@ def to_onnx(
             UserWarning,
             stacklevel=2,
         )
-    size = getattr(estimator, "patch_size_", 1)
-    if size > 1 and getattr(estimator, "patch_stride_", size) != size:
-        raise ValueError(
-            f"to_onnx exports non-overlapping patches only; this model uses "
-            f"patch_size={size} with patch_stride={estimator.patch_stride_}. Refit "
-            "with patch_stride=None to export it."
-        )
     predictor, example, output = _predictor(estimator)
     # a model fitted on 2D has fixed columns (n_features_in_), like predict
     fixed = estimator._fitted_on_2d
-    in_axes = {0: "batch"} if fixed else {0: "batch", 1: "steps"}
-    out_axes = in_axes if estimator.return_sequences else {0: "batch"}
+    steps_axis = 2 if predictor.channels_first else 1
+    in_axes = {0: "batch"} if fixed else {0: "batch", steps_axis: "steps"}
+    out_axes = {0: "batch", 1: "steps"} if estimator.return_sequences else {0: "batch"}
+    if fixed and estimator.return_sequences:
+        out_axes = {0: "batch"}
     path = pathlib.Path(path)
     with warnings.catch_warnings():
         # the tracer notes the fixed number of directions and layers (right
@@ -204,22 +187,21 @@ def _predictor(estimator) -> tuple[_Predictor, torch.Tensor, str]:
     tokens = estimator.embedding_dim is not None
     flat = tokens or estimator._fitted_on_2d
     steps = estimator.n_timesteps_in_ if estimator._fitted_on_2d else 3
+    channels_first = estimator.data_format == "channels_first" and not flat
     shape = (2, steps) if flat else (2, steps, estimator.input_size_)
+    if channels_first:
+        shape = (2, estimator.input_size_, steps)
     if tokens:
         example = torch.ones(shape, dtype=torch.int64)
     else:
         example = torch.zeros(shape, dtype=torch.float32)
-    patch = (
-        getattr(estimator, "patch_size_", 1),
-        getattr(estimator, "patch_stride_", 1),
-    )
     if hasattr(estimator, "classes_"):
         predictor = _Predictor(
             module,
             add_feature_axis=flat and not tokens,
             proba=True,
             multilabel=bool(estimator.multilabel_),
-            patch=patch,
+            channels_first=channels_first,
         )
         return predictor.eval(), example, "probabilities"
     target_ndim = 2 if estimator.return_sequences else 1  # single-output rank
@@ -230,7 +212,7 @@ def _predictor(estimator) -> tuple[_Predictor, torch.Tensor, str]:
         mean=estimator.y_mean_,
         scale=estimator.y_scale_,
         drop_output_axis=estimator._target_ndim == target_ndim,
-        patch=patch,
+        channels_first=channels_first,
     )
     return predictor.eval(), example, "prediction"
 

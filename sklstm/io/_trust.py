@@ -187,7 +187,7 @@ def check_module_shapes(est, output_size: int, state: dict, path) -> None:
     """Every stored tensor has the name and shape the network will have
     (computed on the ``meta`` device: nothing is allocated)."""
     with torch.device("meta"):
-        params = _build.module_params(est, est._network_input_size(), output_size)
+        params = _build.module_params(est, est.input_size_, output_size)
         module = LSTMNetwork(**params)
     expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
     stored = {k: tuple(v.shape) for k, v in state.items()}

@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from sklstm._engine._module import LSTMNetwork
+from sklstm._engine._patching import patch_torch
 
 _ACTIVATION_FUNCTIONS = {
     nn.ReLU: torch.relu,
@@ -24,7 +25,11 @@ _ACTIVATION_FUNCTIONS = {
 
 
 def unsupported(template: LSTMNetwork) -> str | None:
-    """Why ``template`` cannot be grouped, or None when it can."""
+    """Why ``template`` cannot be grouped, or None when it can.
+
+    Patching is supported: it has no weights, and :class:`GroupedLSTM`
+    patches its input as the single network does.
+    """
     if template.embedding is not None:
         return "token inputs (embedding_dim)"
     if template.return_sequences:
@@ -52,9 +57,10 @@ class GroupedLSTM(nn.Module):
     so model ``k``'s weights load from, and go back into, an ordinary
     :class:`~sklstm._engine._module.LSTMNetwork` (:meth:`load_model`,
     :meth:`store_model`). Inputs are per-model batches ``(n_models, batch,
-    steps, features)``; outputs ``(n_models, batch, outputs)``: the head on
-    the last layer's final hidden state (both directions when
-    bidirectional), as in the single network.
+    steps, features)`` of raw steps, patched as ``template`` patches them;
+    outputs ``(n_models, batch, outputs)``: the head on the last layer's
+    final hidden state (both directions when bidirectional), as in the
+    single network.
 
     Parameters
     ----------
@@ -90,6 +96,9 @@ class GroupedLSTM(nn.Module):
         self.hidden_size = lstm.hidden_size
         self.num_layers = lstm.num_layers
         self.directions = 2 if lstm.bidirectional else 1
+        # the template's first layer: patches of its raw input steps
+        self.patch_size = template.patch_size
+        self.patch_stride = template.patch_stride
         self.layer_norm_eps = getattr(template.norm, "eps", None)
         self.names = [name for name, _ in template.named_parameters()]
         self.weights = nn.ParameterList(
@@ -137,7 +146,7 @@ class GroupedLSTM(nn.Module):
         ``(n_models,)``, only used in training mode) is each model's rate.
         """
         use_dropout = self.training and dropout is not None
-        out = x
+        out = self._patches(x)
         finals: list[torch.Tensor] = []
         for layer in range(self.num_layers):
             if layer and use_dropout:  # between layers, as nn.LSTM does
@@ -163,6 +172,16 @@ class GroupedLSTM(nn.Module):
             else:
                 summary = what(summary)
         return summary
+
+    def _patches(self, x: torch.Tensor) -> torch.Tensor:
+        """``(n_models, batch, steps, F)`` as the template's LSTM steps."""
+        if self.patch_size == 1:
+            return x
+        k, batch = x.shape[:2]
+        flat, _ = patch_torch(
+            x.reshape(k * batch, *x.shape[2:]), None, self.patch_size, self.patch_stride
+        )
+        return flat.view(k, batch, *flat.shape[1:])
 
     def _run(
         self, x: torch.Tensor, layer: int, direction: int

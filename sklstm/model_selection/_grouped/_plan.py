@@ -18,6 +18,7 @@ from sklearn.base import clone
 
 from sklstm._engine import _build
 from sklstm._engine._losses import ClassificationLoss, RegressionLoss
+from sklstm._engine._patching import n_patches
 from sklstm._engine._runtime import seeded
 from sklstm._fitplan import new_net, plan_fit
 from sklstm._sklearn_private import _safe_indexing
@@ -108,7 +109,7 @@ def prepare(estimator, params: dict, X, y, train: np.ndarray) -> Member:
     reason = unsupported(net.module_) or _criterion_reason(net.criterion_)
     if reason is not None:
         raise NotGroupable(reason)
-    module = _build.module_params(est, est._network_input_size(), est._n_outputs())
+    module = _build.module_params(est, est.input_size_, est._n_outputs())
     module.pop("dropout")  # may differ inside a group
     key = (
         type(est).__name__,
@@ -186,6 +187,9 @@ def bytes_per_model(member: Member) -> int:
     and weights with gradients and optimizer state (about 6 copies)."""
     est = member.estimator
     batch, (steps, width) = int(est.batch_size_), member.input_shape
+    # the inputs are raw steps; the recurrence runs over patches
+    size, stride = int(est.patch_size_), int(est.patch_stride_)
+    steps, width = int(n_patches(steps, size, stride)), width * size
     directions = 2 if est.bidirectional else 1
     hidden = int(est.hidden_size)
     per_step = 16 * hidden * directions * int(est.num_layers) + 2 * width

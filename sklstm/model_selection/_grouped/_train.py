@@ -238,9 +238,12 @@ def train_group(
         # the group's own dropout generator: seeded by its first fit
         seed_torch(first.seed, cuda)
         group = _Group(members, X_all)
+        for m in members:  # each net's own callbacks: schedules, timers, logs
+            m.net.notify("on_train_begin", X=None, y=None)
         info = _run(group, members, cuda_graphs=cuda_graphs and bool(cuda))
     for i, m in enumerate(members):
         group.model.store_model(i, m.net.module_)
+        m.net.notify("on_train_end", X=None, y=None)
         if m.result is None:
             record_fit(m.estimator, m.net, 0, m.plan)
             m.result = m.estimator
@@ -300,19 +303,17 @@ def _run(group: _Group, members: list[Member], *, cuda_graphs: bool) -> dict:
 
 def _record_epoch(net, lr: float, losses: list, sizes: list, duration: float):
     """The history row an ordinary epoch writes; returns the epoch's loss."""
-    history = net.history
-    history.new_epoch()
-    history.record("epoch", len(history))
-    history.record("lr", lr)
-    record_batches(history, "train", losses, sizes)
-    history.record("dur", duration)
-    mean = sum(a * b for a, b in zip(losses, sizes, strict=True)) / max(sum(sizes), 1)
-    history.record("train_loss", mean)
-    previous = [row["train_loss"] for row in history[:-1]]
-    history.record("train_loss_best", not previous or mean < min(previous))
-    if "lr_scheduler" in dict(net.callbacks_):
-        history.record("event_lr", lr)
-    return mean
+    # the net's own epoch hooks write the row (epoch, train_loss and its
+    # best flag, the schedule's step), as in an ordinary epoch
+    net.notify("on_epoch_begin", dataset_train=None, dataset_valid=None)
+    net.history.record("lr", lr)
+    record_batches(net.history, "train", losses, sizes)
+    with warnings.catch_warnings():
+        # the schedule steps the net's own optimizer, which the group replaces
+        warnings.filterwarnings("ignore", message=".*lr_scheduler.step.*before")
+        net.notify("on_epoch_end", dataset_train=None, dataset_valid=None)
+    net.history.record("dur", duration)  # the fit's share of the group's epoch
+    return net.history[-1]["train_loss"]
 
 
 __all__ = ["train_group"]
