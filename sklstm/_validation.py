@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from typing import NamedTuple
 
@@ -45,6 +46,24 @@ def to_channels_last(X, data_format: str, as_list: bool | None = None):
     return X
 
 
+@contextlib.contextmanager
+def _missing_values_named(name: str):
+    """scikit-learn's NaN/inf errors, with the fix that suits sequences."""
+    try:
+        yield
+    except ValueError as exc:
+        text = str(exc)
+        bad = "NaN" if "NaN" in text else "infinity" if "infinity" in text else None
+        if bad is None:
+            raise
+        raise ValueError(
+            f"Input X contains {bad}: {name} cannot read missing or infinite "
+            "steps. Fill gaps along time first (e.g. pandas' "
+            "DataFrame.interpolate() or ffill() per series), clip infinite "
+            "values, or drop the sequences that have them."
+        ) from None
+
+
 def check_sequences(
     estimator,
     X,
@@ -68,6 +87,16 @@ def check_sequences(
     ``(n_features, T_i)``, as aeon and sktime hold them.
     """
     name = type(estimator).__name__
+    _refuse_text(X, name)
+    with _missing_values_named(name):
+        return _check_sequences(
+            estimator, X, name, reset, as_list, free_length, data_format
+        )
+
+
+def _check_sequences(
+    estimator, X, name, reset, as_list, free_length, data_format
+) -> Sequences:
     X = to_channels_last(X, data_format, as_list)
     if isinstance(X, (list, tuple)) and len(X) == 0:
         raise ValueError(
@@ -86,12 +115,14 @@ def check_sequences(
     else:
         lengths = None
         ndim = len(X.shape) if hasattr(X, "shape") else np.asarray(X).ndim
-        if ndim < 2 and not reset and expected is not None:
+        if ndim < 2:
             raise ValueError(
-                f"X has {ndim} dimension(s): {name} predicts for a batch of "
-                "sequences. Reshape your data: for one sequence x of shape "
-                "(n_timesteps, n_features), pass x[None] (or X[:1] instead of "
-                "X[0]); for one univariate sequence, x.reshape(1, -1)."
+                f"X has {ndim} dimension(s): {name} reads a batch of sequences. "
+                "Reshape your data: for one sequence x of shape (n_timesteps, "
+                "n_features), pass x[None] (or X[:1] instead of X[0]); for one "
+                "univariate sequence, x.reshape(1, -1); to forecast a single "
+                "series, cut it into windows with sklstm.forecasting.make_windows "
+                "or use sklstm.forecasting.WindowedForecaster."
             )
         if ndim > 3:
             raise ValueError(
@@ -136,6 +167,24 @@ def check_sequences(
         if not estimator._fitted_on_2d:
             estimator.n_features_in_ = width
     return Sequences(values, lengths, width)
+
+
+def _refuse_text(X, name: str) -> None:
+    """Raw text is not numbers: point to the transformer that reads it."""
+    first = X
+    for _ in range(3):  # a string inside a list, a list of lists, an array
+        if isinstance(first, (str, bytes)):
+            raise ValueError(
+                f"X holds text ({first[:40]!r}); {name} reads numbers. For text, "
+                "turn it into token ids first: make_pipeline(sklstm.preprocessing."
+                f"TextSequencer(), {name}(embedding_dim=32))."
+            )
+        if isinstance(first, np.ndarray) and first.dtype.kind in "USO" and first.size:
+            first = first.flat[0]
+        elif isinstance(first, (list, tuple)) and first:
+            first = first[0]
+        else:
+            return
 
 
 def _warn_if_transposed(shape: tuple) -> None:

@@ -56,7 +56,8 @@ def test_non_finite_input(bad, reg_data):
 
 def test_wrong_rank(reg_data):
     X, y = reg_data
-    with pytest.raises(ValueError, match="2D array"):
+    # not scikit-learn's reshape(-1, 1) advice: that makes 1-step sequences
+    with pytest.raises(ValueError, match=r"1 dimension\(s\).*reshape\(1, -1\)"):
         LSTMRegressor(**FAST).fit(X[:, 0, 0], y)
     with pytest.raises(ValueError, match="4 dimensions"):
         LSTMRegressor(**FAST).fit(X[..., None], y)
@@ -106,3 +107,21 @@ def test_batch_norm_needs_batches_of_two(clf_data):
     X, y = clf_data
     with pytest.raises(ValueError, match="batch_size >= 2"):
         LSTMClassifier(**FAST, norm="batch", batch_size=1).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (["good film", "bad film"], r"holds text.*TextSequencer\(\)"),
+        (np.array(["good film", "bad film"]), r"holds text.*TextSequencer\(\)"),
+        ([["a", "b"], ["c", "d"]], r"holds text.*TextSequencer\(\)"),
+        (np.arange(4.0), r"1 dimension\(s\).*x.reshape\(1, -1\).*make_windows"),
+        (np.array([[0.0, np.nan], [1.0, 2.0]]), r"contains NaN.*interpolate"),
+        (np.full((2, 3, 1), np.inf), r"contains infinity.*clip"),
+    ],
+)
+def test_first_mistakes_get_messages_that_name_the_fix(X, match):
+    from sklstm import LSTMClassifier
+
+    with pytest.raises(ValueError, match=match):
+        LSTMClassifier(**FAST).fit(X, [0, 1][: len(X)] * (1 + (len(X) > 2) * 2))
