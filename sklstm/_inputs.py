@@ -64,6 +64,8 @@ class SequenceInputMixin:
                         "precision sklstm computes in); rescale X, e.g. with "
                         "sklstm.preprocessing.SequenceScaler."
                     )
+            if reset:
+                _warn_if_unscaled(values)
             if values.ndim == 2:
                 values = values[:, :, None]
             self._patch(values, lengths, reset=reset)
@@ -161,6 +163,28 @@ class SequenceInputMixin:
                 f"shape (n_samples, {data.X.shape[1]}[, n_outputs]) (padded to the "
                 f"longest sequence), got {y.shape}."
             )
+
+
+# inputs whose typical magnitude (root mean square) exceeds this saturate the
+# LSTM's gates from the first step: scale them first
+UNSCALED_RMS = 20.0
+
+
+def _warn_if_unscaled(values: np.ndarray) -> None:
+    """Warn when inputs are far from unit scale (checked on up to 256 rows)."""
+    sample = values[:256]
+    if not sample.size:
+        return
+    rms = float(np.sqrt(np.mean(np.square(sample, dtype=np.float64))))
+    if rms > UNSCALED_RMS:
+        warnings.warn(
+            f"X's values have a typical magnitude of {rms:.3g}, far from unit "
+            "scale: an LSTM's gates saturate on them and learn slowly. Scale the "
+            "inputs first, e.g. make_pipeline(sklstm.preprocessing.SequenceScaler(),"
+            " estimator).",
+            UserWarning,
+            stacklevel=5,
+        )
 
 
 def _looks_like_token_ids(X) -> bool:

@@ -9,6 +9,10 @@ would check it) both go through :func:`check_parameters`.
 
 from __future__ import annotations
 
+import warnings
+
+from skorch.callbacks import EpochScoring
+
 from sklstm._engine import _build
 from sklstm._engine._patching import resolve
 
@@ -17,6 +21,25 @@ def check_parameters(est, *, incremental: bool) -> None:
     """Each parameter's constraint, then the rules across parameters."""
     est._validate_params()
     check_rules(est, incremental=incremental)
+    _warn_validation_scorers(est, incremental=incremental)
+
+
+def _warn_validation_scorers(est, *, incremental: bool) -> None:
+    """A validation scorer records nothing without a validation split."""
+    if est.early_stopping and not incremental:
+        return
+    for item in est.callbacks or []:
+        cb = item[1] if isinstance(item, tuple) and len(item) == 2 else item
+        if isinstance(cb, EpochScoring) and not cb.on_train:
+            warnings.warn(
+                f"EpochScoring({cb.scoring!r}) scores the validation split, which "
+                "exists only with early_stopping=True (and not under partial_fit): "
+                "it will record nothing. Set early_stopping=True (the split is "
+                "validation_fraction of the rows), or EpochScoring(..., "
+                "on_train=True) to score the training rows.",
+                UserWarning,
+                stacklevel=5,
+            )
 
 
 def check_rules(est, *, incremental: bool) -> None:

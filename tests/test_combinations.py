@@ -223,3 +223,15 @@ def test_ctrl_c_leaves_a_usable_model_and_propagates(reg_data):
         est.fit(X, y)
     assert est.n_iter_ == 2
     assert np.isfinite(est.predict(X)).all()
+
+
+def test_init_from_mismatch_says_what_differs_in_full(reg_data):
+    X, y = reg_data
+    source = LSTMRegressor(**FAST).fit(X, y)
+    other = LSTMRegressor(**{**FAST, "hidden_size": 5}, init_from=source)
+    with pytest.raises(ValueError, match="do not fit this model") as info:
+        other.fit(X, y)
+    message = str(info.value)
+    # torch's whole explanation, on one line: which tensor, which shapes
+    assert "size mismatch" in message and "torch.Size([32, 2])" in message
+    assert "\n" not in message

@@ -185,3 +185,11 @@ def test_auto_defaults_are_fitted_attributes(clf_data):
         hidden_size=4, max_epochs=2, early_stopping=True, random_state=0
     ).fit(X, y)
     assert early.batch_size_ == 8 and early.max_epochs_ == 2  # 54 training rows
+
+
+def test_verbose_table_shows_each_column_once(reg_data, capsys):
+    X, y = reg_data
+    LSTMRegressor(**{**FAST, "max_epochs": 2}, verbose=1).fit(X, y)  # cosine: auto
+    header = capsys.readouterr().err.splitlines()[0].split()
+    assert header.count("lr") == 1
+    assert len(header) == len(set(header))

@@ -60,7 +60,9 @@ def test_from_estimator_draws_the_loss_curve(plain):
     np.testing.assert_array_equal(train.get_xdata(), [1, 2, 3, 4])
     np.testing.assert_allclose(train.get_ydata(), plain.loss_curve_)
     assert set(disp.lines_) == {"train"}  # no validation without early stopping
-    assert disp.best_epoch == plain.best_epoch_ == 4
+    # without validation no epoch was chosen: no "best epoch" marker
+    assert plain.best_epoch_ == 4
+    assert disp.best_epoch is None and disp.best_line_ is None
     assert disp.ax_.get_xlabel() == "Epoch" and disp.ax_.get_ylabel() == "Loss"
     assert disp.figure_ is disp.ax_.figure
     assert disp.ax_.get_legend() is not None

@@ -1,5 +1,7 @@
 """Bad input and bad hyperparameters end in clear errors, never torch tracebacks."""
 
+import warnings
+
 import numpy as np
 import pytest
 from conftest import SETTINGS
@@ -125,3 +127,36 @@ def test_first_mistakes_get_messages_that_name_the_fix(X, match):
 
     with pytest.raises(ValueError, match=match):
         LSTMClassifier(**FAST).fit(X, [0, 1][: len(X)] * (1 + (len(X) > 2) * 2))
+
+
+def test_inputs_far_from_unit_scale_warn_naming_the_scaler():
+    from sklearn.pipeline import make_pipeline
+
+    from sklstm import LSTMRegressor
+    from sklstm.preprocessing import SequenceScaler
+
+    rng = np.random.RandomState(0)
+    X = 100 + 50 * rng.normal(size=(30, 5, 2))
+    y = X[:, :, 0].mean(axis=1)
+    with pytest.warns(UserWarning, match="far from unit scale.*SequenceScaler"):
+        LSTMRegressor(**FAST).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scaled: no warning
+        make_pipeline(SequenceScaler(), LSTMRegressor(**FAST)).fit(X, y)
+
+
+def test_a_validation_scorer_without_a_validation_split_warns():
+    from skorch.callbacks import EpochScoring
+
+    from sklstm import LSTMRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(30, 5, 2))
+    scorer = EpochScoring("r2", lower_is_better=False)
+    with pytest.warns(UserWarning, match="exists only with early_stopping=True"):
+        LSTMRegressor(**FAST, callbacks=[scorer]).fit(X, X.sum(axis=(1, 2)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LSTMRegressor(**FAST, callbacks=[scorer], early_stopping=True).fit(
+            X, X.sum(axis=(1, 2))
+        )

@@ -132,7 +132,9 @@ class SequenceNet(NeuralNet):
             ("valid_loss", PassthroughScoring(name="valid_loss")),
         ]
         if self.verbose:
-            callbacks.append(("print_log", EpochLog(sink=to_stderr)))
+            callbacks.append(
+                ("print_log", EpochLog(sink=to_stderr, keys_ignored=["event_lr"]))
+            )
         if self.verbose >= 2:  # a per-batch bar, for long epochs (on stderr)
             callbacks.append(("progress_bar", ProgressBar()))
         return callbacks

@@ -356,9 +356,13 @@ class LossCurveDisplay:
                 f"history_ (LSTMClassifier, LSTMRegressor); got "
                 f"{type(estimator).__name__}."
             )
+        # a "best" epoch exists only where validation chose it (early stopping)
+        best = None
+        if getattr(estimator, "validation_loss_curve_", None) is not None:
+            best = getattr(estimator, "best_epoch_", None)
         return cls.from_history(
             estimator.history_,
-            best_epoch=getattr(estimator, "best_epoch_", None),
+            best_epoch=best,
             ax=ax,
             name=name,
             show_best=show_best,
