@@ -31,7 +31,7 @@ import torch
 
 from sklstm._engine._losses import ClassificationLoss
 from sklstm._engine._net import TrainingDivergedError, record_batches
-from sklstm._engine._runtime import cuda_indices, seed_torch, torch_threads
+from sklstm._engine._runtime import seeded, torch_threads
 from sklstm._fitplan import record_fit
 from sklstm.model_selection._grouped._module import GroupedLSTM
 from sklstm.model_selection._grouped._optim import per_model, stacked_optimizer
@@ -230,17 +230,14 @@ def train_group(
     start = time.perf_counter()
     first = members[0]
     device = first.device
-    cuda = cuda_indices(device)
-    with (
-        torch_threads(first.estimator._n_threads()),
-        torch.random.fork_rng(devices=cuda),
-    ):
-        # the group's own dropout generator: seeded by its first fit
-        seed_torch(first.seed, cuda)
+    # the group's own dropout generator: seeded by its first fit
+    with torch_threads(first.estimator._n_threads()), seeded(first.seed, device):
         group = _Group(members, X_all)
         for m in members:  # each net's own callbacks: schedules, timers, logs
             m.net.notify("on_train_begin", X=None, y=None)
-        info = _run(group, members, cuda_graphs=cuda_graphs and bool(cuda))
+        info = _run(
+            group, members, cuda_graphs=cuda_graphs and device.startswith("cuda")
+        )
     for i, m in enumerate(members):
         group.model.store_model(i, m.net.module_)
         m.net.notify("on_train_end", X=None, y=None)
