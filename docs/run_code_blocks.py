@@ -80,7 +80,8 @@ def main(argv: list[str]) -> int:
     for page in pages:
         ok, what = run_page(page)
         failed += not ok
-        print(f"{'ok  ' if ok else 'FAIL'} {page.relative_to(ROOT)}: {what}", flush=True)
+        mark = "ok  " if ok else "FAIL"
+        print(f"{mark} {page.relative_to(ROOT)}: {what}", flush=True)
     print(f"docs: {len(pages) - failed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -4,9 +4,9 @@ Forecasting yearly sunspots with an interval band
 
 The yearly sunspot numbers bundled with statsmodels (1700-2008) follow a
 cycle of roughly 11 years whose height changes from cycle to cycle. A
-:class:`~sklstm.preprocessing.WindowedForecaster` is a regressor over years:
-``X`` holds the observed values, one row per year, and ``y`` the series to
-forecast. Its window length and differencing are chosen by a
+:class:`~sklstm.forecasting.WindowedForecaster` is a regressor over years:
+``X`` holds the observed values, one row per year, indexed by the year, and
+``y`` the series to forecast. Its window length and differencing are chosen by a
 :class:`~sklearn.model_selection.TimeSeriesSplit` search with a scoring
 string on the first 259 years; the last 50 years are held out and forecast
 one year ahead, with 90% split-conformal intervals, next to two naive
@@ -24,7 +24,8 @@ from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from sklearn.pipeline import make_pipeline
 
 from sklstm import LSTMRegressor
-from sklstm.preprocessing import SequenceScaler, WindowedForecaster
+from sklstm.forecasting import WindowedForecaster
+from sklstm.preprocessing import SequenceScaler
 
 data = sm.datasets.sunspots.load_pandas().data
 years = data["YEAR"].to_numpy().astype(int)
@@ -50,12 +51,15 @@ fig.tight_layout()
 # The model
 # ---------
 # Rows are years. For a univariate series ``X`` is the series as one column
-# and ``y`` the series itself. Inside, the forecaster cuts ``X`` into windows
-# of ``lookback`` years, each labelled with the next year, and fits a
-# pipeline that scales the windows (a
+# and ``y`` the series itself. ``X`` is a DataFrame indexed by the year: the
+# index tells the forecaster where each row sits in time, on every fold of
+# a cross-validation and at ``predict``. Inside, the forecaster cuts ``X``
+# into windows of ``lookback`` years, each labelled with the next year, and
+# fits a pipeline that scales the windows (a
 # :class:`~sklstm.preprocessing.SequenceScaler` fitted on the training
 # windows only) before an :class:`~sklstm.LSTMRegressor`.
-X, y = series.reshape(-1, 1), series
+X = pd.DataFrame({"sunspots": series}, index=pd.Index(years, name="year"))
+y = series
 lstm = make_pipeline(SequenceScaler(), LSTMRegressor(random_state=0))
 forecaster = WindowedForecaster(lstm)
 
@@ -64,9 +68,10 @@ forecaster = WindowedForecaster(lstm)
 # --------------------------------------------------------------
 # ``TimeSeriesSplit`` splits the training years into expanding training
 # periods, each followed by a later validation period of 22 years. Each
-# fold's forecasts continue its training years, so the RMSE scoring string
-# works as for any regressor. One and two cycles of history are tried, on
-# levels and on year-to-year changes (``differences=1``).
+# fold's validation years are placed by their index, right after its
+# training years, so the RMSE scoring string works as for any regressor.
+# One and two cycles of history are tried, on levels and on year-to-year
+# changes (``differences=1``).
 search = GridSearchCV(
     forecaster,
     {"lookback": [11, 22], "differences": [None, 1]},
@@ -74,7 +79,7 @@ search = GridSearchCV(
     scoring="neg_root_mean_squared_error",
     n_jobs=2,
 )
-search.fit(X[: len(train)], y[: len(train)])
+search.fit(X.iloc[: len(train)], y[: len(train)])
 cv = pd.DataFrame(search.cv_results_)
 columns = ["param_lookback", "param_differences", "mean_test_score"]
 print(cv[columns].round(2).to_string())
@@ -86,12 +91,13 @@ print("chosen:", search.best_params_)
 # ``calibration_size=0.2`` holds out the last fifth of the training windows,
 # measures a first model's errors there, then refits on every window: the
 # interval is each forecast plus and minus the conformal quantile of those
-# errors. ``predict`` on the test years continues the training years, so
-# row ``i`` is the forecast of test year ``i`` from the years before it.
+# errors. ``predict`` places the test years by their index, after the
+# training years, so row ``i`` is the forecast of test year ``i`` from the
+# years before it.
 best = forecaster.set_params(**search.best_params_, calibration_size=0.2)
-best.fit(X[: len(train)], y[: len(train)])
-lstm_pred = best.predict(X[len(train) :])
-band = best.predict_interval(X[len(train) :], coverage=0.9)
+best.fit(X.iloc[: len(train)], y[: len(train)])
+lstm_pred = best.predict(X.iloc[len(train) :])
+band = best.predict_interval(X.iloc[len(train) :], coverage=0.9)
 inside = (test >= band[:, 0]) & (test <= band[:, 1])
 print(f"90% intervals hold {inside.mean():.0%} of the {n_test} test years")
 
@@ -133,7 +139,7 @@ fig.tight_layout()
 # %%
 # Forecasting beyond the data
 # ---------------------------
-# :meth:`~sklstm.preprocessing.WindowedForecaster.forecast` predicts the
+# :meth:`~sklstm.forecasting.WindowedForecaster.forecast` predicts the
 # steps after the end of the fitted data. Refit on all 309 years first.
 final = best.fit(X, y)
 value, interval = final.forecast(1, coverage=0.9)

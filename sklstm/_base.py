@@ -20,20 +20,28 @@ from sklstm._engine._runtime import (
     auto_threads,
     torch_threads,
 )
+from sklstm._engine._sklearn_callbacks import fit_task
 from sklstm._fitplan import plan_fit, run_fit
 from sklstm._inputs import SequenceInputMixin
 from sklstm._sklearn_private import (
+    CallbackSupportMixin,
     HasMethods,
     Interval,
     StrOptions,
+    callback_management_context,
 )
 from sklstm._validation import LAYOUTS, MAX_VOCAB
 
 _MAX_THREADS = 1024
 
 
-class _BaseLSTM(SequenceInputMixin, BaseEstimator):
-    """Base class of the LSTM estimators. Not for direct use."""
+class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
+    """Base class of the LSTM estimators. Not for direct use.
+
+    With scikit-learn >= 1.9 the estimators take scikit-learn callbacks
+    (``set_callbacks``): a fit is one task, each epoch a sub-task of it
+    (see :mod:`sklstm._engine._sklearn_callbacks`).
+    """
 
     _parameter_constraints: dict = {
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
@@ -186,7 +194,22 @@ class _BaseLSTM(SequenceInputMixin, BaseEstimator):
     def _fit(self, X, y, sample_weight=None, *, epochs=None, classes=None):
         """Shared body of ``fit`` and ``partial_fit`` (``epochs=1``)."""
         plan = plan_fit(self, X, y, sample_weight, epochs=epochs, classes=classes)
-        return run_fit(self, plan)
+        n_epochs = 0 if plan.finished else (plan.epochs or self.max_epochs_)
+        # partial_fit has no _fit_context: the callbacks' teardown is managed
+        # here for both (fit's own bracket then finds nothing left to do); a
+        # `with`, not a decorator, keeps the warnings' stack levels
+        with (
+            callback_management_context(self),
+            fit_task(
+                self,
+                name="partial_fit" if plan.incremental else "fit",
+                n_epochs=n_epochs,
+                X=X,
+                y=y,
+                sample_weight=sample_weight,
+            ),
+        ):
+            return run_fit(self, plan)
 
     def _n_threads(self) -> int:
         """Torch threads for this model's fit and predict."""
@@ -254,6 +277,10 @@ class _BaseLSTM(SequenceInputMixin, BaseEstimator):
         clone_.init_from = source
         if hasattr(self, "_metadata_request"):
             clone_._metadata_request = copy.deepcopy(self._metadata_request)
+        if hasattr(self, "_skl_callbacks"):
+            # as scikit-learn's clone: the same callback instances, which are
+            # made to serve many clones (the fits of a search)
+            clone_._skl_callbacks = self._skl_callbacks
         return clone_
 
     # ------------------------------------------------------------- predicting

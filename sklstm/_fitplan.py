@@ -214,7 +214,21 @@ def _consult_cache(est, plan: FitPlan, data: SequenceDataset) -> None:
 # ------------------------------------------------------------------ the net
 def new_net(est, plan: FitPlan) -> SequenceNet:
     """The initialized net a fresh fit starts from; call it under
-    ``seeded(plan.seed, plan.device)`` for the fit's initial weights."""
+    ``seeded(plan.seed, plan.device)`` for the fit's initial weights.
+
+    A network that clearly cannot train in the device's memory is refused
+    with a ``MemoryError`` naming its size and what to lower, before
+    anything is allocated.
+    """
+    X = plan.train.X
+    _build.check_memory(
+        est,
+        est.input_size_,
+        est._n_outputs(),
+        batch=min(int(est.batch_size_), len(X)),
+        steps=int(X.shape[1]) if X.ndim > 1 else 1,
+        device=plan.device,
+    )
     net = _build.build_net(
         est,
         input_size=est.input_size_,
@@ -225,7 +239,8 @@ def new_net(est, plan: FitPlan) -> SequenceNet:
         n_train=len(plan.train),
         early_stopping=plan.early_stopping,
     )
-    net.initialize()
+    with out_of_memory_as("building the network; lower hidden_size or num_layers."):
+        net.initialize()
     if est.init_from is not None:
         load_pretrained(est.init_from, net.module_)
     return net
@@ -282,9 +297,8 @@ def run_fit(est, plan: FitPlan):
         plan.valid = plan.valid.to(plan.device)
     with torch_threads(est._n_threads()), seeded(plan.seed, plan.device):
         net = _continued_net(est, plan) if plan.warm else new_net(est, plan)
-        net.train_split = (
-            predefined_split(plan.valid) if plan.valid is not None else None
-        )
+        split = predefined_split(plan.valid) if plan.valid is not None else None
+        net.set_params(train_split=split)
         n_before = len(net.history)
         batch = est.batch_size_
         advice = (
@@ -301,7 +315,7 @@ def run_fit(est, plan: FitPlan):
             record_fit(est, net, n_before, plan)
             raise
         finally:
-            net.train_split = None  # do not keep the validation data alive
+            net.set_params(train_split=None)  # do not keep the validation data
             plan.train = plan.valid = None
             if plan.device.startswith("cuda"):
                 torch.cuda.empty_cache()  # hand the batches' memory back

@@ -3,8 +3,11 @@
 These are not covered by scikit-learn's deprecation policy; a version bump
 that moves one is fixed here. Each is present in scikit-learn 1.6 (the
 floor in pyproject.toml, tested by the minimum-versions leg of .ci/run) and
-in the newest release tested.
+in the newest release tested, except the callback API (scikit-learn 1.9),
+which has a do-nothing stand-in on older releases.
 """
+
+import contextlib
 
 from sklearn.base import _fit_context
 from sklearn.model_selection._search import BaseSearchCV
@@ -19,8 +22,22 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import _check_sample_weight, _num_samples
 
+try:  # scikit-learn >= 1.9: the callback API
+    from sklearn.callback import CallbackSupportMixin
+    from sklearn.callback._callback_support import callback_management_context
+except ImportError:  # pragma: no cover - scikit-learn < 1.9
+
+    class CallbackSupportMixin:  # type: ignore[no-redef]
+        """Nothing before scikit-learn 1.9: estimators have no ``set_callbacks``."""
+
+    def callback_management_context(estimator):  # type: ignore[no-redef]
+        """No callback lifecycle to manage before scikit-learn 1.9."""
+        return contextlib.nullcontext()
+
+
 __all__ = [
     "BaseSearchCV",
+    "CallbackSupportMixin",
     "HasMethods",
     "Interval",
     "RealNotInt",
@@ -31,5 +48,6 @@ __all__ = [
     "_is_constant_feature",
     "_num_samples",
     "_safe_indexing",
+    "callback_management_context",
     "validate_params",
 ]

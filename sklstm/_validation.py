@@ -56,8 +56,9 @@ def _missing_values_named(name: str):
         bad = "NaN" if "NaN" in text else "infinity" if "infinity" in text else None
         if bad is None:
             raise
+        where = text.splitlines()[0].rstrip(".")  # which sequence, where known
         raise ValueError(
-            f"Input X contains {bad}: {name} cannot read missing or infinite "
+            f"{where}: {name} cannot read missing or infinite "
             "steps. Fill gaps along time first (e.g. pandas' "
             "DataFrame.interpolate() or ffill() per series), clip infinite "
             "values, or drop the sequences that have them."

@@ -2,6 +2,7 @@
 
 import os
 import pickle
+import shutil
 import threading
 
 import numpy as np
@@ -140,3 +141,29 @@ def test_threads_share_a_cache(reg_data, tmp_path):
     assert not errors
     assert not list(tmp_path.glob("*.tmp"))
     assert len(_entries(tmp_path)) == 2
+
+
+class _RemoveDirectory(Callback):
+    """Deletes the cache directory at the end of training (another process
+    cleaning up, a temporary directory expiring)."""
+
+    def __init__(self, directory):
+        self.directory = directory
+
+    def on_train_end(self, net, **kwargs):
+        shutil.rmtree(self.directory)
+
+
+def test_losing_the_cache_directory_mid_fit_keeps_the_model(reg_data, tmp_path):
+    X, y = reg_data
+    cache = tmp_path / "cache"
+    est = LSTMRegressor(
+        **FAST,
+        max_epochs=2,
+        epoch_cache=str(cache),
+        callbacks=[_RemoveDirectory(cache)],
+    )
+    with pytest.warns(UserWarning, match=f"epoch_cache='{cache}'.*model is kept"):
+        est.fit(X, y)
+    assert est.n_iter_ == 2 and not cache.exists()
+    assert np.isfinite(est.predict(X)).all()

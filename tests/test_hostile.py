@@ -890,3 +890,69 @@ def test_well_formed_input_gives_finite_predictions(est, form, dtype, data):
                     pred, model.classes_[proba.argmax(axis=1)]
                 )
         assert np.isfinite(model.score(X, y))
+
+
+# ------------------------------------------------------- networks too large
+@pytest.mark.parametrize(
+    ("params", "shape", "match"),
+    [
+        ({"hidden_size": 200_000}, (6, 3, 2), r"hidden_size \(now 200000\)"),
+        ({"embedding_dim": 2**12}, (6, 3), "embedding_dim"),
+        ({"head_units": (2**17, 2**17)}, (6, 3, 2), "head_units"),
+        (
+            {
+                "hidden_size": 64,
+                "num_layers": 8,
+                "bidirectional": True,
+                "patch_size": 1,
+            },
+            (1000, 1000, 1),
+            r"batch_size \(a batch of 1000 sequences of 1000 steps",
+        ),
+    ],
+    ids=["hidden_size", "embedding", "head", "activations"],
+)
+def test_a_network_that_cannot_fit_in_memory_is_refused_before_training(
+    params, shape, match, monkeypatch
+):
+    """A MemoryError naming the size and what to lower, before anything is
+    allocated (not the allocator's raw RuntimeError, minutes later)."""
+    import sklstm._engine._build as build
+
+    # the machine's memory, as the check sees it: 16 GiB here
+    monkeypatch.setattr(build, "device_memory", lambda device: 16 * 2**30)
+    X = np.ones(shape)
+    if len(shape) == 2:  # token ids: a vocabulary of a million
+        X[0, 0] = 10**6 - 1
+    y = make_y("reg", shape[0])
+    model = LSTMRegressor(**{**FAST, "batch_size": shape[0], **params})
+    with pytest.raises(MemoryError, match=rf"needs about [\d.,]+ GiB.*{match}"):
+        model.fit(X, y)
+    assert not hasattr(model, "net_")
+
+
+def test_the_memory_check_leaves_ordinary_networks_alone():
+    import sklstm._engine._build as build
+    from sklstm._engine._runtime import device_memory
+
+    assert device_memory("cpu") is None or device_memory("cpu") > 2**28
+    params, activations, parts = build.memory_estimate(
+        LSTMRegressor(hidden_size=32, num_layers=2), 3, 1, batch=64, steps=100
+    )
+    lstm = 4 * 32 * (3 + 32 + 2) + 4 * 32 * (32 + 32 + 2)
+    assert parts["lstm"] == lstm and params == 12 * sum(parts.values())
+    assert activations == 4 * 64 * 100 * 2 * 32 * 6
+
+
+def test_an_allocator_failure_while_building_is_a_clear_memory_error(monkeypatch):
+    """Past the estimate (other processes hold the memory), the allocator's
+    RuntimeError while building becomes a MemoryError saying what to lower."""
+    from sklstm._engine._net import SequenceNet
+
+    def fail(self):
+        raise RuntimeError("DefaultCPUAllocator: not enough memory: you tried ...")
+
+    monkeypatch.setattr(SequenceNet, "initialize", fail)
+    model = LSTMRegressor(**FAST)
+    with pytest.raises(MemoryError, match="building the network.*hidden_size"):
+        model.fit(np.ones((6, 3, 2)), make_y("reg", 6))

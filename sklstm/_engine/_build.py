@@ -25,6 +25,8 @@ from sklstm._engine._callbacks import (
 )
 from sklstm._engine._module import LSTMNetwork
 from sklstm._engine._net import SequenceNet, softmax_last
+from sklstm._engine._runtime import device_memory
+from sklstm._engine._sklearn_callbacks import bridge_for
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -276,7 +278,12 @@ def make_callbacks(est, n_train: int, *, early_stopping: bool) -> list:
                 f"callbacks must hold skorch callbacks (or (name, callback) "
                 f"pairs), got {cb!r}."
             )
-    return callbacks + [_own_copy(cb) for cb in est.callbacks or []]
+    callbacks += [_own_copy(cb) for cb in est.callbacks or []]
+    # last: an epoch's scikit-learn task ends once every score of it is recorded
+    bridge = bridge_for(est, n_batches)
+    if bridge is not None:
+        callbacks.append(("sklearn_callbacks", bridge))
+    return callbacks
 
 
 def _own_copy(callback):
@@ -340,6 +347,81 @@ def build_net(
         # CPU: cache-sized chunks are fastest; GPU: big ones fill the device
         predict_batch_size=512 if device == "cpu" else 8192,
         **training_params(est, device),
+    )
+
+
+# bytes per parameter in training: float32 weight, gradient and one
+# optimizer moment (Adam keeps two: the estimate stays on the low side)
+_BYTES_PER_PARAMETER = 12
+# float32 values kept per step, sample, layer, direction and hidden unit for
+# the backward pass: four gates, the cell state and the hidden state
+_SAVED_PER_UNIT = 6
+# refuse only what clearly cannot fit: estimates are rough, and a network
+# near the limit is left to the allocator (and out_of_memory_as)
+_MEMORY_SHARE = 0.8
+
+
+def memory_estimate(est, input_size: int, output_size: int, batch: int, steps: int):
+    """Rough bytes a training step needs: ``(parameters, activations, parts)``.
+
+    ``parts`` counts the parameters of the LSTM, the embedding and the head.
+    Parameters are counted on a network built on the ``meta`` device
+    (nothing is allocated); activations are what the LSTM keeps for the
+    backward pass of one batch of ``batch`` sequences of ``steps`` steps.
+    """
+    params = module_params(est, input_size, output_size)
+    with torch.device("meta"):
+        module = LSTMNetwork(**params)
+    parts = {"lstm": 0, "embedding": 0, "head": 0}
+    for name, tensor in module.named_parameters():
+        part = name.split(".", 1)[0]
+        parts[part if part in parts else "head"] += tensor.numel()
+    lstm_steps = -(-steps // params["patch_stride"]) if steps else 1
+    directions = 2 if params["bidirectional"] else 1
+    activations = (
+        4
+        * batch
+        * lstm_steps
+        * params["num_layers"]
+        * directions
+        * params["hidden_size"]
+        * _SAVED_PER_UNIT
+    )
+    return _BYTES_PER_PARAMETER * sum(parts.values()), activations, parts
+
+
+def check_memory(est, input_size, output_size, batch: int, steps: int, device):
+    """``MemoryError`` naming the size and the parameter to lower if training
+    this network clearly cannot fit in ``device``'s memory; checked before
+    anything is built."""
+    capacity = device_memory(device)
+    if capacity is None:
+        return
+    weights, activations, parts = memory_estimate(
+        est, input_size, output_size, batch, steps
+    )
+    need = weights + activations
+    if need <= _MEMORY_SHARE * capacity:
+        return
+    if activations > weights:
+        lower = (
+            f"batch_size (a batch of {batch} sequences of {steps} steps), or "
+            "shorten the sequences (patch_size)"
+        )
+    else:
+        lower = {
+            "lstm": f"hidden_size (now {est.hidden_size}) or num_layers",
+            "embedding": "embedding_dim or the vocabulary (TextSequencer's "
+            "max_features)",
+            "head": f"head_units (now {est.head_units!r})",
+        }[max(parts, key=parts.get)]
+    gib = 2**30
+    raise MemoryError(
+        f"Training this network needs about {need / gib:,.1f} GiB "
+        f"({weights / gib:,.1f} GiB for {sum(parts.values()):,} parameters with "
+        f"their gradients and optimizer state, {activations / gib:,.1f} GiB of "
+        f"activations per batch), more than the {capacity / gib:,.1f} GiB of "
+        f"{device}. Lower {lower}."
     )
 
 

@@ -7,10 +7,12 @@ afterwards, and allocator failures become a ``MemoryError`` naming the fix.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 
@@ -71,6 +73,46 @@ def seeded(seed: int, device) -> Iterator[None]:
 
 
 # --------------------------------------------------------- out of memory
+def device_memory(device) -> int | None:
+    """Bytes of memory ``device`` has in all, or None where unknown.
+
+    CUDA: the card's total memory. CPU: physical memory (psutil's count if
+    it is installed, else ``os.sysconf``), or the process's cgroup limit if
+    that is lower (a container).
+    """
+    parsed = torch.device(device)
+    if parsed.type == "cuda":
+        try:
+            return int(torch.cuda.mem_get_info(parsed)[1])
+        except (RuntimeError, AssertionError, ValueError):
+            return None
+    try:
+        import psutil
+
+        total = int(psutil.virtual_memory().total)
+    except ImportError:
+        try:
+            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):  # no sysconf (Windows)
+            return None
+    return min(total, _cgroup_limit() or total)
+
+
+def _cgroup_limit() -> int | None:
+    """The memory limit of this process's cgroup (v2, then v1), if any."""
+    for name in (
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ):
+        try:
+            text = Path(name).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            return int(text)
+    return None
+
+
 def is_cpu_oom(exc: BaseException) -> bool:
     """Whether ``exc`` is the CPU allocator's failure (a ``RuntimeError``)."""
     text = str(exc)

@@ -1,41 +1,34 @@
-"""Forecasting windows: cut a series into (input window, next values) pairs."""
+"""Forecasting windows: cut a series into (input window, next values) pairs.
+
+:func:`cut` is the one window builder; ``make_windows`` and
+``WindowedForecaster`` both build their windows with it.
+"""
 
 from __future__ import annotations
 
 from numbers import Integral
 
 import numpy as np
-from sklearn.utils.validation import check_array
 
 from sklstm._data import is_sequence_list
 from sklstm._sklearn_private import Interval, validate_params
+from sklstm.forecasting._timeline import check_missing, read_series
 
-_FLOATS = [np.float64, np.float32]
 
-
-def series_arrays(
-    data, name: str, many: bool, ndims: list | None = None
-) -> list[np.ndarray]:
-    """One series, or each of a list, as a 2D float64 ``(T, n_columns)`` array.
-
-    ``ndims`` (if given) collects the rank each series had.
-    """
+def series_arrays(data, name: str, many: bool) -> list[np.ndarray]:
+    """One series, or each of a list, as a 2D float64 ``(T, n_columns)`` array
+    (no missing value)."""
     out = []
-    for i, item in enumerate(data if many else [data]):
-        label = f"{name}[{i}]" if many else name
-        arr = check_array(
-            item, ensure_2d=False, allow_nd=True, dtype=_FLOATS, input_name=label
-        )
-        if arr.ndim not in (1, 2):
-            raise ValueError(
-                f"{label} has {arr.ndim} dimensions; a series is (n_timesteps,) or "
-                "(n_timesteps, n_columns): one row per time step. For several "
-                "series pass a list."
-            )
-        if ndims is not None:
-            ndims.append(arr.ndim)
-        out.append(np.asarray(arr, dtype=np.float64).reshape(len(arr), -1))
+    for i, rows in enumerate(read_series(data, name, many, indexed=False)):
+        check_missing(rows, f"{name}[{i}]" if many else name, "raise", True)
+        out.append(rows.values)
     return out
+
+
+def cut(values: np.ndarray, ends: np.ndarray, lookback: int) -> np.ndarray:
+    """The one window builder: the ``lookback`` rows ending at each of ``ends``
+    (inclusive), shape ``(len(ends), lookback, n_columns)``."""
+    return values[np.asarray(ends)[:, None] + np.arange(1 - lookback, 1)]
 
 
 def _as_series_list(series) -> tuple[list[np.ndarray], bool]:
@@ -67,9 +60,9 @@ def _windows(
     Xs, ys = [], []
     for arr in arrays:  # one series at a time: no window crosses a boundary
         n = max(0, (len(arr) - lookback - horizon) // step + 1)
-        starts = np.arange(n) * step
-        Xs.append(arr[starts[:, None] + np.arange(lookback)])
-        ys.append(arr[starts[:, None] + lookback + np.arange(horizon), target])
+        ends = np.arange(n) * step + lookback - 1
+        Xs.append(cut(arr, ends, lookback))
+        ys.append(arr[ends[:, None] + 1 + np.arange(horizon), target])
     X, y = np.concatenate(Xs), np.concatenate(ys)
     if len(X) == 0:
         longest = max(len(a) for a in arrays)

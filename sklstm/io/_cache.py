@@ -120,7 +120,24 @@ def lookup(directory, key: str, max_epochs: int):
     return None
 
 
-def store(directory, key: str, estimator) -> None:
-    """Save a fitted estimator's state under ``key`` and its epoch count."""
+def store(directory, key: str, estimator) -> bool:
+    """Save a fitted estimator's state under ``key`` and its epoch count;
+    whether it was stored.
+
+    The fit is done by now: a directory that vanished or filled up during
+    it costs the cache entry, never the fitted model (a warning names the
+    directory).
+    """
     path = Path(directory) / f"{key}-{len(estimator.history_):05d}.sklstm"
-    save_state(estimator, path)
+    try:
+        save_state(estimator, path)
+    except OSError as exc:
+        warnings.warn(
+            f"epoch_cache={str(directory)!r}: the fitted state could not be "
+            f"stored ({type(exc).__name__}: {exc}); the fitted model is kept, "
+            "but later fits cannot continue from it.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return False
+    return True

@@ -1,10 +1,13 @@
 """meta.json's value codec: plain JSON plus tagged numpy, tuple and torch values.
 
-Decoding builds data only: it never imports or calls code named by the file.
+Decoding builds data only: it never imports or calls code named by the file,
+and an array is allocated only after its declared shape and dtype are checked
+against the values the file holds.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import pathlib
 
@@ -12,6 +15,7 @@ import numpy as np
 import torch
 
 TAG = "__sklstm__"  # marks a typed value in meta.json
+_SMALL_ARRAY = 2**20  # string arrays up to this size may be declared wide
 
 
 class Unstorable(ValueError):
@@ -83,6 +87,7 @@ def decode(value):
     if kind == "ndarray":
         dtype = _checked_dtype(value["dtype"])
         data = decode(value["data"])
+        _check_size(dtype, value["shape"], data)
         if dtype.kind == "O":
             flat = np.empty(len(data), dtype=object)
             flat[:] = data
@@ -113,6 +118,34 @@ def _checked_dtype(text: str) -> np.dtype:
     if dtype.kind not in "biufUO":
         raise ValueError(f"dtype {text!r} is not allowed")
     return dtype
+
+
+def _check_size(dtype: np.dtype, shape, data) -> None:
+    """An array of ``shape`` and ``dtype`` holds the ``data`` items, and is
+    not much larger in memory than they are in the file.
+
+    Checked before numpy allocates: a few bytes of JSON declaring a very
+    wide string dtype would otherwise fill gigabytes with padding.
+    """
+    if not (
+        isinstance(shape, list)
+        and all(type(n) is int and 0 <= n <= 2**40 for n in shape)
+        and isinstance(data, list)
+    ):
+        raise ValueError("an array's shape must be a list of sizes and its data a list")
+    count = math.prod(shape)
+    if count != len(data):
+        raise ValueError(f"an array of shape {shape} holds {len(data)} values")
+    if dtype.kind == "U":
+        if not all(isinstance(v, str) for v in data):
+            raise ValueError(f"an array of dtype {dtype.str} holds non-strings")
+        # UTF-32 of the items, 4x for slack, or 1 MiB for small arrays
+        held = 4 * sum(len(v) + 1 for v in data)
+        if count * dtype.itemsize > max(_SMALL_ARRAY, 4 * held):
+            raise ValueError(
+                f"an array of {count} strings declares dtype {dtype.str} "
+                f"({count * dtype.itemsize:,} bytes) for {held:,} bytes of text"
+            )
 
 
 def _hashable(key):

@@ -28,11 +28,17 @@ from sklstm._data import SequenceDataset
 from sklstm._engine import _build
 from sklstm._engine._runtime import cuda_indices, resolve_device
 from sklstm._version import __version__
-from sklstm.io._archive import read_members, write_members
+from sklstm.io._archive import (
+    Budget,
+    check_nested_archive,
+    read_members,
+    write_members,
+)
 from sklstm.io._codec import Unstorable, decode, encode
 from sklstm.io._trust import (
     PATH_PARAMS,
     check_declared_sizes,
+    check_device_name,
     check_fitted,
     check_history,
     check_module_shapes,
@@ -41,6 +47,7 @@ from sklstm.io._trust import (
 )
 
 FORMAT_VERSION = 1
+MIN_FORMAT_VERSION = 1  # the oldest model file format this sklstm reads
 _META, _WEIGHTS = "meta.json", "weights.pt"
 _PUBLIC_FITTED = re.compile(r"[a-z][a-z0-9_]*_")
 _PRIVATE_FITTED = ("_fitted_on_2d", "_target_ndim")
@@ -122,9 +129,18 @@ def _to_cpu(value):
     return value
 
 
-def load_model(source, path: str, device, estimator_class=None, restore_paths=False):
-    """Load a model file from ``source`` (a path or file object) named ``path``."""
-    meta, blob = _read_archive(source, path)
+def load_model(
+    source,
+    path: str,
+    device,
+    estimator_class=None,
+    restore_paths=False,
+    *,
+    budget: Budget | None = None,
+):
+    """Load a model file from ``source`` (a path or file object) named ``path``;
+    ``budget``: the inflation budget of the file it sits in, if any."""
+    meta, blob = _read_archive(source, path, budget)
     cls = _estimator_class(meta.get("estimator"), estimator_class)
     device = resolve_device(device)
     try:
@@ -203,15 +219,19 @@ def restore_estimator(cls: type, params: dict, path, restore_paths: bool):
     try:
         estimator = cls(**params)
         estimator._validate_params()
+        # the constraints take any string; a file's must name a device
+        check_device_name(estimator.device)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{path}: the saved parameters are not valid: {exc}") from None
     return estimator
 
 
-def read_meta(source, path: str, members: dict | None = None) -> dict:
+def read_meta(
+    source, path: str, members: dict | None = None, *, budget: Budget | None = None
+) -> dict:
     """The parsed ``meta.json`` of a file, which must be a JSON object."""
     if members is None:
-        members = read_members(source, (_META,), path)
+        members = read_members(source, (_META,), path, budget=budget)
     try:
         meta = json.loads(members[_META].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
@@ -223,14 +243,28 @@ def read_meta(source, path: str, members: dict | None = None) -> dict:
     return meta
 
 
-def _read_archive(source, path: str) -> tuple[dict, bytes]:
-    members = read_members(source, (_META, _WEIGHTS), path)
+def _read_archive(source, path: str, budget: Budget | None) -> tuple[dict, bytes]:
+    budget = Budget.of(source, path) if budget is None else budget
+    members = read_members(source, (_META, _WEIGHTS), path, budget=budget)
+    # torch's format is itself a zip: held to the same policy before torch
+    # reads it (anything else, torch's weights-only loader refuses itself)
+    if zipfile.is_zipfile(io.BytesIO(members[_WEIGHTS])):
+        check_nested_archive(members[_WEIGHTS], f"{path}[{_WEIGHTS}]", budget)
     meta = read_meta(source, path, members)
     if meta.get("format") != "sklstm":
         raise ValueError(f"{path} is not an sklstm model file.")
     version = meta.get("format_version")
     if type(version) is not int:
-        raise ValueError(f"{path} is not an sklstm model file.")
+        raise ValueError(
+            f"{path} is not an sklstm model file: its format_version is "
+            f"{version!r}, not an integer."
+        )
+    if version < MIN_FORMAT_VERSION:
+        raise ValueError(
+            f"{path} declares model file format {version}, which no sklstm "
+            f"writes; this sklstm reads formats {MIN_FORMAT_VERSION} to "
+            f"{FORMAT_VERSION}."
+        )
     if version > FORMAT_VERSION:
         raise ValueError(
             f"{path} uses model file format {version}, written by sklstm "
@@ -255,12 +289,19 @@ def _check_version(saved: str, path) -> None:
         )
 
 
+def article(name: str) -> str:
+    """``name`` with its indefinite article ("an LSTMRegressor", "a Pipeline")."""
+    vowel = name[:1] in "AEIOUaeiou" or name.startswith("LSTM")  # "el-ess-tee-em"
+    return f"{'an' if vowel else 'a'} {name}"
+
+
 def _estimator_class(name, expected: type | None) -> type:
     if expected is not None:
-        if not _registry.is_model_class(expected):
-            raise TypeError("estimator_class must be an sklstm estimator class.")
-        if name != expected.__name__:
-            raise ValueError(f"The file holds an {name}, not an {expected.__name__}.")
+        if not _registry.is_model_class(expected) or name != expected.__name__:
+            held = name if isinstance(name, str) else "unknown estimator"
+            raise ValueError(
+                f"The file holds an {held[:100]}, not {article(expected.__name__)}."
+            )
         return expected
     cls = _registry.model_class(name)
     if cls is None:

@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 
+import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from sklstm.io._archive import write_members
+from sklstm._engine._runtime import resolve_device
+from sklstm.io._archive import Budget, write_members
 from sklstm.io._model import (
     FORMAT_VERSION,
+    article,
     load_model,
     model_members,
     read_meta,
     storable_params,
 )
-from sklstm.io._pipelines import load_pipeline, save_pipeline
-from sklstm.io._registry import is_model
+from sklstm.io._pipelines import held_type, load_pipeline, save_pipeline
+from sklstm.io._registry import is_model, is_model_class
 
 
 # ------------------------------------------------------------------- saving
@@ -118,20 +122,30 @@ def load(
         fitted ``device_``; the ``device`` parameter keeps its saved value
         (set it with ``set_params`` before fitting again on another device).
     estimator_class : class, default=None
-        The class the file must hold (for ``LSTMRegressor.load``-style
-        class methods, and for subclasses of the sklstm estimators). By
-        default the stored name must be ``"LSTMClassifier"`` or
-        ``"LSTMRegressor"``.
+        The class the file must hold: the object returned is an instance
+        of it, or the file is refused with a message naming what it holds
+        (for ``LSTMRegressor.load``-style class methods, subclasses of the
+        sklstm estimators, or ``Pipeline`` and other classes for a
+        pipeline file). By default a model file's stored name must be
+        ``"LSTMClassifier"`` or ``"LSTMRegressor"``.
     restore_paths : bool, default=False
-        Restore the parameters that make sklstm read or write files
-        (``epoch_cache``, ``tensorboard_dir``, a path in ``init_from``). By
-        default they are reset to None with a warning: a model file from
-        elsewhere must not choose where the next ``fit`` reads or writes.
-
+        Restore the parameters that make a fit read or write files: the
+        sklstm estimators' ``epoch_cache``, ``tensorboard_dir`` and a path
+        in ``init_from``, and in a pipeline file any estimator's
+        ``memory`` (scikit-learn's joblib cache, whose files a fit would
+        unpickle) and path-valued parameters named like paths
+        (``*_dir``, ``*_path``, ``dirname``, ...). By default they are reset
+        to their defaults with a warning: a file from elsewhere must not
+        choose where the next ``fit`` reads or writes.
     trusted : list of str or None, default=None
         For a pipeline file: types (``"module.Class"``) to accept in its
         scikit-learn part beyond those skops trusts by default and sklstm's
-        own transformers. Anything else is refused.
+        own transformers, and regular expressions to accept
+        (``"module.Class.parameter"``, for example
+        ``"sklstm.preprocessing._text.TextSequencer.token_pattern"``):
+        a pattern other than the class default is refused otherwise, since
+        a crafted one can make ``predict`` run for ever. Classes are
+        accepted in place of their names. Anything else is refused.
 
     Returns
     -------
@@ -142,15 +156,24 @@ def load(
     ------
     ValueError
         Naming the file and the problem, for anything that is not a valid
-        sklstm model file: not a zip archive, a member encrypted, oddly
-        compressed, larger than its limit or inflating like a
-        decompression bomb; malformed or oversized JSON; a newer format
-        version, another or an unknown class; parameters or fitted
-        attributes of the wrong type, shape or value (NaN included);
-        weights that are not plain tensors (a pickle payload is refused
-        unrun), or that do not have the shapes the parameters declare
-        (checked before any network is built); an optimizer state that
-        does not fit its parameters.
+        sklstm file: not a zip archive; a member name repeated, a member
+        encrypted, oddly compressed, larger than its limit or inflating
+        like a decompression bomb, at any nesting level (the whole file
+        may inflate to 200 times its size); an array whose header does not
+        describe its bytes, or whose declared dtype is far wider than its
+        values; malformed or oversized JSON; a format version outside the
+        range this sklstm reads; another class than ``estimator_class``,
+        or an unknown one; parameters or fitted attributes of the wrong
+        type, shape or value (NaN included), in a model file or on any
+        estimator a pipeline file restores; an untrusted type or regular
+        expression; a fitted state that its object's
+        ``_check_loaded_state`` refuses; weights that are not plain tensors
+        (a pickle payload is refused unrun), or that do not have the shapes
+        the parameters declare (checked before any network is built); an
+        optimizer state that does not fit its parameters.
+    TypeError
+        If ``trusted``, ``estimator_class`` or ``restore_paths`` is not of
+        the documented type (``trusted="pkg.Type"`` included: use a list).
 
     Warns
     -----
@@ -182,24 +205,19 @@ def load(
     >>> bool(np.array_equal(again.predict_proba(X), clf.predict_proba(X)))
     True
     """
+    trusted = _checked_trusted(trusted)
+    _check_arguments(estimator_class, restore_paths)
+    device = resolve_device(device)  # the caller's argument: not the file's fault
     try:
-        meta = read_meta(path, str(path))
+        budget = Budget.of(path, str(path))
+        meta = read_meta(path, str(path), budget=budget)
         if meta.get("format") == "sklstm-pipeline":
-            if estimator_class is not None:
-                raise ValueError(
-                    f"The file holds a pipeline or meta-estimator, not an "
-                    f"{getattr(estimator_class, '__name__', estimator_class)}; "
-                    "load it with sklstm.load(path)."
-                )
-
-            return load_pipeline(
-                path,
-                str(path),
-                device=device,
-                trusted=trusted,
-                restore_paths=restore_paths,
+            return _load_pipeline_file(
+                path, meta, budget, device, estimator_class, trusted, restore_paths
             )
-        return load_model(path, str(path), device, estimator_class, restore_paths)
+        return load_model(
+            path, str(path), device, estimator_class, restore_paths, budget=budget
+        )
     except ValueError as exc:
         message = str(exc)
         if str(path) not in message:
@@ -225,6 +243,72 @@ def load(
             f"{path} is not a valid sklstm model file ({type(exc).__name__}: "
             f"{first[:200]})."
         ) from None
+
+
+def _load_pipeline_file(
+    path, meta, budget, device, estimator_class, trusted, restore_paths
+):
+    """A pipeline file's object, if it is an ``estimator_class`` (when given)."""
+    if estimator_class is not None and is_model_class(estimator_class):
+        # named from the schema, before loading anything
+        held = held_type(path, str(path), budget)
+        raise ValueError(
+            f"The file holds a pipeline or meta-estimator (a {held}), not "
+            f"{article(estimator_class.__name__)}; load it with sklstm.load(path)."
+        )
+    obj = load_pipeline(
+        path,
+        str(path),
+        meta=meta,
+        device=device,
+        budget=budget,
+        trusted=trusted,
+        restore_paths=restore_paths,
+    )
+    if estimator_class is not None and not isinstance(obj, estimator_class):
+        held = f"{type(obj).__module__}.{type(obj).__qualname__}"
+        raise ValueError(
+            f"The file holds a {held}, not {article(estimator_class.__name__)}."
+        )
+    return obj
+
+
+_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
+
+
+def _checked_trusted(trusted) -> frozenset[str]:
+    """``trusted`` as a set of dotted names; ``TypeError`` for anything but a
+    list (or tuple, set) of ``"module.Class"`` names or classes."""
+    if trusted is None:
+        return frozenset()
+    if isinstance(trusted, (str, bytes)):
+        raise TypeError(
+            f"trusted must be a list of type names, got the string {trusted!r}; "
+            f"for one type write trusted=[{trusted!r}]."
+        )
+    if not isinstance(trusted, (list, tuple, set, frozenset)):
+        raise TypeError(
+            "trusted must be a list of type names such as "
+            f"['mypackage.MyTransformer'], got {trusted!r}."
+        )
+    names = set()
+    for item in trusted:
+        if isinstance(item, type):
+            item = f"{item.__module__}.{item.__qualname__}"
+        if not (isinstance(item, str) and _DOTTED.fullmatch(item)):
+            raise TypeError(
+                "trusted must hold dotted type names ('module.Class', or "
+                f"'module.Class.parameter' for a pattern), got {item!r}."
+            )
+        names.add(item)
+    return frozenset(names)
+
+
+def _check_arguments(estimator_class, restore_paths) -> None:
+    if estimator_class is not None and not isinstance(estimator_class, type):
+        raise TypeError(f"estimator_class must be a class, got {estimator_class!r}.")
+    if not isinstance(restore_paths, (bool, np.bool_)):
+        raise TypeError(f"restore_paths must be True or False, got {restore_paths!r}.")
 
 
 __all__ = ["FORMAT_VERSION", "load", "save"]

@@ -16,9 +16,15 @@ and dict of every object is searched, so an LSTM anywhere inside a
 ``Pipeline``, ``TransformedTargetRegressor``, ``CalibratedClassifierCV``,
 ``ColumnTransformer``, a stacking ensemble or a forecaster is stored. A torch
 object met outside an LSTM estimator cannot be stored: saving names where it
-sits. Loading refuses any type in ``pipeline.skops`` that skops does not
-trust by default, other than sklstm's registered types, unless the caller
-lists it in ``trusted``.
+sits.
+
+Loading reads every member under the one policy of sklstm files
+(:mod:`sklstm.io._archive`, one inflation budget for the whole file, nested
+members included), checks the skops archive before skops reads it
+(:mod:`sklstm.io._skops`), refuses any type in ``pipeline.skops`` that skops
+does not trust by default, other than sklstm's registered types, unless the
+caller lists it in ``trusted``, and checks every restored object as a fresh
+one would be checked (:mod:`sklstm.io._restored`).
 """
 
 from __future__ import annotations
@@ -35,18 +41,20 @@ from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
 import sklstm.io._registry as _registry
-from sklstm.io._archive import pack_members, read_members, write_members
+from sklstm.io._archive import Budget, pack_members, read_members, write_members
 from sklstm.io._model import (
     decode_params,
     encode_params,
     load_model,
     model_members,
-    read_meta,
     restore_estimator,
     storable_params,
 )
+from sklstm.io._restored import check_restored
+from sklstm.io._skops import read_schema, read_skops, root_type, skops_io
 
 FORMAT_VERSION = 1
+MIN_FORMAT_VERSION = 1
 _SLOT, _UNFITTED = "__sklstm_model_{}__", "__sklstm_unfitted_{}__"
 # sklstm 0.2 stored a forecaster's unfitted template as this mark, meaning
 # clone(estimator_)
@@ -57,28 +65,8 @@ _NOTHING_TO_SAVE = (
     "WindowedForecaster holding a fitted one; got {} (save other estimators "
     "with skops.io)."
 )
-# scikit-learn's private helpers that its public meta-estimators hold (plain
-# numpy state); skops does not list them as trusted by default
-_SKLEARN_PARTS = frozenset(
-    {
-        "sklearn.calibration._CalibratedClassifier",
-        "sklearn.calibration._SigmoidCalibration",
-        "sklearn.utils._bunch.Bunch",
-    }
-)
 _LEAVES = (str, bytes, int, float, complex, bool, type(None), np.ndarray, np.generic)
 _OPAQUE = (type, types.FunctionType, types.BuiltinFunctionType, types.ModuleType)
-
-
-def _skops():
-    try:
-        import skops.io as sio
-    except ImportError as exc:
-        raise ImportError(
-            "Saving a pipeline needs skops (scikit-learn's auditable format): "
-            "pip install 'sklstm[persist]'."
-        ) from exc
-    return sio
 
 
 class _Stripper:
@@ -158,7 +146,7 @@ def save_pipeline(obj, path):
     shell = walk.strip(obj, type(obj).__name__)
     if not walk.models:
         raise TypeError(_NOTHING_TO_SAVE.format(type(obj).__name__))
-    sio = _skops()
+    sio = skops_io()
     if len(walk.models) + len(walk.unfitted) > _MAX_MODELS:
         raise ValueError(f"Cannot save more than {_MAX_MODELS} sklstm estimators.")
     unfitted = [
@@ -188,89 +176,63 @@ def save_pipeline(obj, path):
     return write_members(path, members)
 
 
-def load_pipeline(source, path: str, *, device, trusted=None, restore_paths=False):
-    """Read a file written by :func:`save_pipeline`."""
-    sio = _skops()
-    meta = read_meta(source, path)
+def load_pipeline(
+    source,
+    path: str,
+    *,
+    meta: dict,
+    device,
+    budget: Budget,
+    trusted: frozenset = frozenset(),
+    restore_paths: bool = False,
+):
+    """Read a file written by :func:`save_pipeline` (``meta``: its parsed
+    ``meta.json``; ``budget``: the file's inflation budget)."""
     count, unfitted = meta.get("models"), meta.get("unfitted", [])
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(
-            f"{path}: pipeline file format {meta.get('format_version')!r}; this "
-            f"sklstm reads format {FORMAT_VERSION}. Upgrade sklstm to load it."
-        )
+    check_format(meta, path)
     if not (type(count) is int and 0 <= count <= _MAX_MODELS) or not (
         isinstance(unfitted, list) and len(unfitted) <= _MAX_MODELS
     ):
         raise ValueError(f"{path}: meta.json is not valid (model counts).")
-    names = ("pipeline.skops",) + tuple(f"model-{i}.sklstm" for i in range(count))
-    members = read_members(source, names, path)
-    shell = _read_skops(sio, members["pipeline.skops"], path, trusted)
+    names = tuple(f"model-{i}.sklstm" for i in range(count))
+    members = read_members(source, ("pipeline.skops", *names), path, budget=budget)
+    shell = read_skops(members.pop("pipeline.skops"), path, trusted, budget)
     models = [
-        load_model(io.BytesIO(members[name]), f"{path}[{name[:-7]}]", device)
-        for name in names[1:]
+        load_model(
+            io.BytesIO(members.pop(name)),
+            f"{path}[{name[:-7]}]",
+            device,
+            restore_paths=restore_paths,
+            budget=budget,
+        )
+        for name in names
     ]
     templates = [_unfitted(entry, path, restore_paths) for entry in unfitted]
-    return _Filler(models, templates, path).fill(shell)
+    obj = _Filler(models, templates, path).fill(shell)
+    return check_restored(obj, path, trusted=trusted, restore_paths=restore_paths)
 
 
-def _renamed(blob: bytes, path: str) -> bytes:
-    """``blob`` (a skops zip) with the types older files name by their old
-    module paths renamed to today's (read through sklstm's archive checks)."""
-    members = read_members(io.BytesIO(blob), ("schema.json",), f"{path}[skops]")
-    try:
-        schema = json.loads(members["schema.json"])
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise ValueError(f"{path}: pipeline.skops has no valid schema.") from None
-    if not _rename_types(schema):
-        return blob
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(blob)) as old, zipfile.ZipFile(out, "w") as new:
-        for info in old.infolist():
-            data = old.read(info.filename)
-            if info.filename == "schema.json":
-                data = json.dumps(schema).encode()
-            new.writestr(info, data)
-    return out.getvalue()
-
-
-def _rename_types(node) -> bool:
-    """Rename moved types in a skops schema in place; whether any was."""
-    changed = False
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(item)
-            continue
-        if not isinstance(item, dict):
-            continue
-        module, name = item.get("__module__"), item.get("__class__")
-        if isinstance(module, str) and isinstance(name, str):
-            new = _registry.current_name(f"{module}.{name}")
-            if new != f"{module}.{name}":
-                item["__module__"], item["__class__"] = new.rsplit(".", 1)
-                changed = True
-        stack.extend(item.values())
-    return changed
-
-
-def _read_skops(sio, blob: bytes, path: str, trusted):
-    blob = _renamed(blob, path)
-    try:
-        unknown = sio.get_untrusted_types(data=blob)
-    except Exception as exc:  # noqa: BLE001 - any failure means: refuse
-        raise ValueError(f"{path}: pipeline.skops is not readable: {exc}") from None
-    allowed = _registry.plain_types() | _SKLEARN_PARTS | set(trusted or ())
-    refused = sorted(set(unknown) - allowed)
-    if refused:
+def check_format(meta: dict, path: str) -> None:
+    """The pipeline file format is one this sklstm reads."""
+    version = meta.get("format_version")
+    if type(version) is not int or version < MIN_FORMAT_VERSION:
         raise ValueError(
-            f"{path}: pipeline.skops holds types skops does not trust: {refused}. "
-            "Load it with trusted=[...] naming them if you trust this file."
+            f"{path}: pipeline file format {version!r} is not one any sklstm "
+            f"writes; this sklstm reads formats {MIN_FORMAT_VERSION} to "
+            f"{FORMAT_VERSION}."
         )
-    try:
-        return sio.loads(blob, trusted=sorted(set(unknown)))
-    except Exception as exc:  # noqa: BLE001 - any failure means: refuse
-        raise ValueError(f"{path}: pipeline.skops is not readable: {exc}") from None
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: pipeline file format {version}; this sklstm reads formats "
+            f"up to {FORMAT_VERSION}. Upgrade sklstm to load it."
+        )
+
+
+def held_type(source, path: str, budget: Budget) -> str:
+    """The dotted type name of the object a pipeline file holds (read from
+    its skops schema, without loading anything)."""
+    blob = read_members(source, ("pipeline.skops",), path, budget=budget)
+    return root_type(read_schema(blob["pipeline.skops"], path, budget))
 
 
 def _unfitted(entry, path: str, restore_paths: bool):

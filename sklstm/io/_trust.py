@@ -24,6 +24,26 @@ from sklstm._validation import MAX_VOCAB
 PATH_PARAMS = ("epoch_cache", "tensorboard_dir", "init_from")
 
 
+def check_device_name(device) -> None:
+    """``device`` names a device sklstm can use ("auto", "cpu", "cuda",
+    "cuda:<index>", or such a ``torch.device``), whether or not this
+    machine has it: a model trained on a GPU still loads on a CPU.
+    ``ValueError`` otherwise."""
+    if isinstance(device, str) and device == "auto":
+        return
+    parsed = None
+    if isinstance(device, (str, torch.device)):
+        try:
+            parsed = torch.device(device)
+        except (RuntimeError, TypeError, ValueError):
+            parsed = None
+    if parsed is None or parsed.type not in ("cpu", "cuda"):
+        raise ValueError(
+            f"device={device!r} is not a device sklstm uses ('cpu', 'cuda', "
+            "'cuda:<index>' or 'auto')."
+        )
+
+
 def _int(value, low: int = 0) -> bool:
     return (
         isinstance(value, (Integral, np.integer))
@@ -65,6 +85,15 @@ def check_fitted(est, path) -> None:
         "_fitted_on_2d",
         isinstance(attrs.get("_fitted_on_2d"), (bool, np.bool_)),
         "a bool",
+    )
+    # what predict checks X against: the columns of 2D input, else the
+    # features per step
+    columns = steps if attrs["_fitted_on_2d"] else attrs["input_size_"]
+    need(
+        "n_features_in_",
+        attrs["n_features_in_"] == columns,
+        f"{columns} (the {'columns' if attrs['_fitted_on_2d'] else 'input_size_'} "
+        "seen in fit)",
     )
     if est.embedding_dim is not None:
         vocab = attrs.get("vocab_size_")

@@ -8,21 +8,73 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.base import clone
 
+# fitted attributes that lead from a meta-estimator to the one it wraps
+# (a forecaster's or RFE's ``estimator_``, a target transformer's ``regressor_``)
+_INNER = ("estimator_", "regressor_")
+
+
+def _fitted_lstm(estimator):
+    """The fitted sklstm estimator at the end of pipelines and wrappers."""
+    current = estimator
+    for _ in range(32):  # a chain of wrappers, never a cycle
+        if hasattr(current, "best_epoch_"):
+            return current
+        if hasattr(current, "steps"):
+            current = current.steps[-1][1]
+            continue
+        inner = next((getattr(current, a) for a in _INNER if hasattr(current, a)), None)
+        if inner is None:
+            break
+        current = inner
+    raise ValueError(
+        "stopped_epoch needs a fitted LSTMClassifier or LSTMRegressor, alone or "
+        "at the end of a Pipeline, WindowedForecaster or TransformedTargetRegressor; "
+        f"got {type(estimator).__name__}, which holds none."
+    )
+
+
+def _epoch_prefix(estimator) -> str:
+    """The parameter prefix of the one sklstm estimator inside ``estimator``
+    (``""``, ``"lstmregressor__"``, ``"estimator__lstmregressor__"``, ...)."""
+    keys = estimator.get_params(deep=True)
+    prefixes = sorted(
+        key[: -len("early_stopping")]
+        for key in keys
+        if key.endswith("early_stopping")
+        and f"{key[: -len('early_stopping')]}max_epochs" in keys
+    )
+    if "early_stopping" in keys:
+        prefixes = [""]
+    if len(prefixes) != 1:
+        found = ", ".join(repr(p) for p in prefixes) or "none"
+        raise ValueError(
+            "refit_with_cv_epochs needs exactly one sklstm estimator inside the "
+            f"best candidate to set max_epochs on; found {found}."
+        )
+    return prefixes[0]
+
 
 def stopped_epoch(estimator, X=None, y=None) -> float:
     """Scorer: the epoch whose weights a fitted sklstm estimator kept.
 
     Parameters
     ----------
-    estimator : LSTMClassifier, LSTMRegressor or Pipeline ending in one
-        A fitted estimator.
+    estimator : estimator
+        A fitted LSTMClassifier or LSTMRegressor, or a Pipeline,
+        WindowedForecaster or TransformedTargetRegressor around one (at any
+        depth).
     X, y : ignored
         Present for the scorer signature ``scorer(estimator, X, y)``.
 
     Returns
     -------
     epoch : float
-        ``best_epoch_`` of the estimator (of the last pipeline step).
+        ``best_epoch_`` of the sklstm estimator inside.
+
+    Raises
+    ------
+    ValueError
+        If ``estimator`` holds no fitted sklstm estimator.
 
     Examples
     --------
@@ -43,8 +95,7 @@ def stopped_epoch(estimator, X=None, y=None) -> float:
     >>> search.cv_results_["mean_test_epochs"].shape
     (2,)
     """
-    final = estimator[-1] if hasattr(estimator, "steps") else estimator
-    return float(final.best_epoch_)
+    return float(_fitted_lstm(estimator).best_epoch_)
 
 
 def refit_with_cv_epochs(
@@ -81,7 +132,15 @@ def refit_with_cv_epochs(
     -------
     estimator : estimator
         The best candidate, refitted with ``max_epochs`` set to the chosen
-        epoch count and ``early_stopping=False``.
+        epoch count and ``early_stopping=False`` (on its sklstm estimator,
+        also inside a pipeline or a forecaster).
+
+    Raises
+    ------
+    ValueError
+        If the search has no such scores, if a fold's epoch is missing (NaN:
+        the fold's fit failed or did not record one), or if the candidate
+        holds no single sklstm estimator.
 
     Examples
     --------
@@ -105,21 +164,31 @@ def refit_with_cv_epochs(
     """
     results = search.cv_results_
     best = search.best_index_
-    folds = [
-        results[key][best]
+    keys = sorted(
+        key
         for key in results
         if key.startswith("split") and key.endswith(f"_test_{scorer_name}")
-    ]
-    if not folds:
+    )
+    if not keys:
         raise ValueError(
             f"The search has no '{scorer_name}' scores: add "
             f"scoring={{..., '{scorer_name}': sklstm.model_selection.stopped_epoch}}."
         )
+    folds = np.array([results[key][best] for key in keys], dtype=float)
+    if np.isnan(folds).any():
+        missing = [k.split("_")[0] for k, e in zip(keys, folds, strict=True) if e != e]
+        raise ValueError(
+            f"The best candidate has no '{scorer_name}' score in "
+            f"{', '.join(missing)} (NaN: the fit failed there, see the search's "
+            "warnings and error_score, or the fold's estimator recorded no "
+            "epoch), so no epoch count can be chosen from every fold."
+        )
     epochs = max(1, int(round(float(statistic(folds)))))
-    estimator = clone(search.best_estimator_)
-    prefix = ""
-    if hasattr(estimator, "steps"):
-        prefix = f"{estimator.steps[-1][0]}__"
+    if hasattr(search, "best_estimator_"):
+        estimator = clone(search.best_estimator_)
+    else:  # refit=False: the candidate from its parameters
+        estimator = clone(search.estimator).set_params(**search.best_params_)
+    prefix = _epoch_prefix(estimator)
     estimator.set_params(
         **{f"{prefix}early_stopping": False, f"{prefix}max_epochs": epochs}
     )

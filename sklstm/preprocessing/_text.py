@@ -93,6 +93,10 @@ class TextSequencer(TransformerMixin, BaseEstimator):
     (2,)
     """
 
+    # regular expressions among the parameters: a file's value other than the
+    # default is refused unless the caller trusts it (sklstm.io._restored)
+    _pattern_params = ("token_pattern",)
+
     _parameter_constraints: dict = {
         "max_features": [Interval(Integral, 1, None, closed="left"), None],
         "min_df": [
