@@ -491,11 +491,6 @@ def test_restored_objects_check_their_own_state(tmp_path, reg_data):
             load(_edit_skops(path, edit), trusted=[HOLDER])
 
 
-@pytest.mark.xfail(
-    not hasattr(WindowedForecaster, "_check_loaded_state"),
-    reason="needs WindowedForecaster._check_loaded_state",
-    strict=False,
-)
 @pytest.mark.parametrize(
     "attribute, value",
     [
