@@ -6,7 +6,7 @@
 Each engine runs the search once cold (worker start-up, imports and the first
 fit's warm-up included) and then ``--repeats`` times warm; the table gives the
 cold time and the warm median, and checks that every engine found the same
-cross-validation scores. Needs the ``dask`` extra (``pip install "sklstm[dask]"``).
+cross-validation scores. Needs the ``dask`` extra (``pip install ".[dask]"``).
 """
 
 from __future__ import annotations

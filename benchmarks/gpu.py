@@ -11,6 +11,10 @@ b. ``GridSearchCV(n_jobs=2)`` of ``device="cuda"`` estimators (loky workers).
 c. ``GroupedSearchCV`` at K = 8 and 32 models of a small LSTM (H=32, T=30,
    F=1): grouped with and without CUDA graphs vs sequential ordinary fits
    vs ``n_jobs`` worker processes (goal: grouped >= 20x sequential at K=32).
+d. scikit-optimize's ``BayesSearchCV(n_iter=50, n_points=10, cv=5)`` over
+   ``hidden_size`` 16-128, ``lr`` and ``weight_decay`` on 2,000 sequences of
+   50 steps, under ``joblib.parallel_config(backend="sklstm")`` against the
+   same search with ordinary fits (goal: under 60 s and >= 10x faster).
 
 Results go to ``<out>/gpu.json`` and ``<out>/gpu.md``.
 """
@@ -182,6 +186,55 @@ def part_grouped(args) -> dict:
     return {"rows": rows}
 
 
+def part_bayes(args) -> dict:
+    """(d) BayesSearchCV grouped by the "sklstm" joblib backend vs ordinary."""
+    import joblib
+    from skopt import BayesSearchCV
+    from skopt.space import Integer, Real
+
+    from sklstm.model_selection import GroupingReport
+
+    n, n_iter, n_points, folds = (256, 4, 2, 2) if args.quick else (2000, 50, 10, 5)
+    X, y = _data(n, 50, 1)
+    space = {
+        "hidden_size": Integer(16, 128),
+        "lr": Real(1e-4, 1e-1, prior="log-uniform"),
+        "weight_decay": Real(1e-6, 1e-2, prior="log-uniform"),
+    }
+    est = LSTMRegressor(
+        max_epochs=2 if args.quick else 10,
+        batch_size=64,
+        device=args.device,
+        random_state=0,
+    )
+
+    def search():
+        return BayesSearchCV(
+            est, space, n_iter=n_iter, n_points=n_points, cv=folds, random_state=0
+        )
+
+    out = {"fits": n_iter * folds, "rows": n}
+    report = GroupingReport()
+    start = time.perf_counter()
+    with joblib.parallel_config(backend="sklstm", report=report):
+        grouped = search().fit(X, y)
+    out["grouped_s"] = round(time.perf_counter() - start, 2)
+    out["groups"] = [g["n_models"] for g in report.groups]
+    out["fallbacks"] = dict(report.reasons())
+    say(f"BayesSearchCV grouped: {out['grouped_s']}s, groups {out['groups']}")
+    start = time.perf_counter()
+    ordinary = search().fit(X, y)
+    out["ordinary_s"] = round(time.perf_counter() - start, 2)
+    out["speedup"] = round(out["ordinary_s"] / out["grouped_s"], 2)
+    gap = np.abs(
+        np.asarray(grouped.cv_results_["mean_test_score"])
+        - np.asarray(ordinary.cv_results_["mean_test_score"])
+    )
+    out["max_score_diff"] = float(gap.max())
+    say(f"BayesSearchCV ordinary: {out['ordinary_s']}s, speed-up {out['speedup']}")
+    return out
+
+
 def write(results: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "gpu.json").write_text(json.dumps(results, indent=2, default=str))
@@ -201,6 +254,8 @@ def write(results: dict, out: Path) -> None:
         lines.append("")
     if "grid_jobs" in results:
         lines += [f"GridSearchCV n_jobs=2: {results['grid_jobs']}", ""]
+    if "bayes" in results:
+        lines += [f"BayesSearchCV grouped vs ordinary: {results['bayes']}", ""]
     grouped = results.get("grouped", {})
     if "rows" in grouped:
         lines += [
@@ -233,7 +288,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     parser.add_argument("--out", default=str(HERE / "results"))
-    parser.add_argument("--parts", nargs="*", default=["sizes", "grid_jobs", "grouped"])
+    parser.add_argument(
+        "--parts", nargs="*", default=["sizes", "grid_jobs", "grouped", "bayes"]
+    )
     parser.add_argument("--models", type=int, nargs="*", default=None)
     parser.add_argument("--jobs", type=int, default=8, help="processes in part c")
     parser.add_argument(
@@ -254,7 +311,12 @@ def main(argv=None) -> dict:
         "quick": args.quick,
     }
     out = Path(args.out)
-    parts = {"sizes": part_sizes, "grid_jobs": part_grid_jobs, "grouped": part_grouped}
+    parts = {
+        "sizes": part_sizes,
+        "grid_jobs": part_grid_jobs,
+        "grouped": part_grouped,
+        "bayes": part_bayes,
+    }
     for name in args.parts:
         say(f"part {name} ...")
         start = time.perf_counter()

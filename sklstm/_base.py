@@ -21,7 +21,7 @@ from sklstm._engine._runtime import (
     torch_threads,
 )
 from sklstm._engine._sklearn_callbacks import fit_task
-from sklstm._fitplan import plan_fit, run_fit
+from sklstm._fitplan import adopt_pretrained, plan_fit, run_fit
 from sklstm._inputs import SequenceInputMixin
 from sklstm._sklearn_private import (
     CallbackSupportMixin,
@@ -193,6 +193,8 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
     # --------------------------------------------------------------- training
     def _fit(self, X, y, sample_weight=None, *, epochs=None, classes=None):
         """Shared body of ``fit`` and ``partial_fit`` (``epochs=1``)."""
+        if epochs is None and not self.warm_start and adopt_pretrained(self):
+            return self
         plan = plan_fit(self, X, y, sample_weight, epochs=epochs, classes=classes)
         n_epochs = 0 if plan.finished else (plan.epochs or self.max_epochs_)
         # partial_fit has no _fit_context: the callbacks' teardown is managed

@@ -204,7 +204,7 @@ callbacks : list of skorch callbacks or None, default=None
 tensorboard_dir : str or None, default=None
     Write the per-epoch scalars of ``history_`` (losses, validation score,
     learning rate, epoch time) to a new run folder under this directory, for
-    TensorBoard (needs ``pip install 'sklstm[tensorboard]'``).
+    TensorBoard (needs ``pip install "tensorboard>=2.14"``).
 
 epoch_cache : str or None, default=None
     A directory where each fit stores its state, keyed by the parameters

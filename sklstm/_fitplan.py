@@ -11,6 +11,8 @@ builds the seeded net a fresh fit starts from and :func:`run_fit` trains it.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,6 +64,45 @@ class FitPlan:
     cache_key: str | None = None
     resumed: bool = False
     finished: bool = False
+
+
+# ------------------------------------------------- fits trained ahead of time
+# (estimator, result) that the estimator's next fit adopts: a fit trained in
+# a group (sklstm.model_selection, joblib backend "sklstm"); a list, so that
+# the first fit takes it and a second fit of the same object trains
+_PRETRAINED: ContextVar[list | None] = ContextVar("sklstm_pretrained", default=None)
+
+
+@contextmanager
+def pretrained(estimator, result):
+    """Within the block, the next ``fit`` of ``estimator`` adopts ``result``.
+
+    ``result`` is an estimator fitted with the same parameters on the same
+    data (its fitted attributes are taken over), or the exception that fit
+    raised (raised again, so a search's ``error_score`` applies). Only a
+    full ``fit`` of that very object adopts it, once.
+    """
+    token = _PRETRAINED.set([estimator, result])
+    try:
+        yield
+    finally:
+        _PRETRAINED.reset(token)
+
+
+def adopt_pretrained(est) -> bool:
+    """Take over the result bound to ``est`` by :func:`pretrained`, if any."""
+    slot = _PRETRAINED.get()
+    if slot is None or slot[0] is not est:
+        return False
+    result = slot[1]
+    slot[0] = slot[1] = None
+    if isinstance(result, BaseException):
+        raise result
+    params = result.get_params(deep=False)
+    for name, value in vars(result).items():
+        if name not in params:
+            setattr(est, name, value)
+    return True
 
 
 # ------------------------------------------------------------------ planning

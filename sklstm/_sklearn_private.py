@@ -9,8 +9,11 @@ which has a do-nothing stand-in on older releases.
 
 import contextlib
 
+# joblib's backend interface (private too): the "sklstm" grouping backend
+from joblib._parallel_backends import ParallelBackendBase, SequentialBackend
 from sklearn.base import _fit_context
 from sklearn.model_selection._search import BaseSearchCV
+from sklearn.model_selection._validation import _fit_and_score
 from sklearn.preprocessing._data import _handle_zeros_in_scale, _is_constant_feature
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import (
@@ -39,10 +42,13 @@ __all__ = [
     "BaseSearchCV",
     "CallbackSupportMixin",
     "HasMethods",
+    "ParallelBackendBase",
+    "SequentialBackend",
     "Interval",
     "RealNotInt",
     "StrOptions",
     "_check_sample_weight",
+    "_fit_and_score",
     "_fit_context",
     "_handle_zeros_in_scale",
     "_is_constant_feature",

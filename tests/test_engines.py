@@ -1,7 +1,7 @@
 """Searches on other engines: a Dask cluster through joblib, and Optuna.
 
-The engines are optional extras (``pip install "sklstm[dask]"`` or
-``"sklstm[optuna]"``); without them these tests skip.
+The engines are optional extras (``pip install ".[dask]"`` or
+``".[optuna]"``); without them these tests skip.
 """
 
 import warnings

@@ -186,15 +186,25 @@ def test_fallback_candidates_are_fitted_ordinarily():
     )
 
 
-def test_cpu_auto_runs_the_ordinary_search():
+def test_cpu_auto_follows_the_cost_model():
+    # large per-step work: ordinary fits, by design (no warning)
+    large = {**BASE, "hidden_size": 32, "batch_size": 64}
     search = GroupedSearchCV(
-        LSTMRegressor(**BASE, device="cpu"), {"lr": [1e-2, 2e-2]}, cv=2, n_jobs=1
+        LSTMRegressor(**large, device="cpu"), {"lr": [1e-2, 2e-2]}, cv=2, n_jobs=1
     )
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the CPU fallback is by design: no warning
+        warnings.simplefilter("error")
         search.fit(X, Y_REG)
     assert search.groups_ == []
-    assert all(r.startswith("device is the CPU") for r in search.fallback_reasons_)
+    assert all(r.startswith("model too large") for r in search.fallback_reasons_)
+    assert "benchmarks/grouping_cpu.py" in search.fallback_reasons_[0]
+    # tiny models: grouped on the CPU, where grouping measured faster
+    tiny = {**BASE, "hidden_size": 4, "batch_size": 16}
+    search = GroupedSearchCV(
+        LSTMRegressor(**tiny, device="cpu"), {"lr": [1e-2, 2e-2]}, cv=2
+    ).fit(X, Y_REG)
+    assert [g["n_models"] for g in search.groups_] == [4]
+    assert search.fallback_reasons_ == [None, None]
     never = GroupedSearchCV(LSTMRegressor(**BASE), {"lr": [1e-2]}, grouping="never")
     assert never.fit(X, Y_REG).fallback_reasons_ == ["grouping='never'"]
 
@@ -255,10 +265,17 @@ def test_memory_budget_splits_groups_with_equal_results(monkeypatch):
 
 
 def test_architectures_train_in_separate_groups():
-    grid = {"hidden_size": [3, 4], "lr": [1e-2, 2e-2]}
+    # hidden sizes share a group (padded); layer counts do not
+    grid = {"hidden_size": [3, 4], "num_layers": [1, 2]}
     search = GroupedSearchCV(LSTMRegressor(**BASE), grid, cv=2, grouping="always")
     search.fit(X, Y_REG)
     assert sorted(g["n_models"] for g in search.groups_) == [4, 4]
+    assert all(sorted(set(g["hidden_sizes"])) == [3, 4] for g in search.groups_)
+    # a LayerNorm's statistics would see padded units: one group per size
+    est = LSTMRegressor(**BASE, norm="layer")
+    grid = {"hidden_size": [3, 4]}
+    search = GroupedSearchCV(est, grid, cv=2, grouping="always").fit(X, Y_REG)
+    assert sorted(g["hidden_sizes"] for g in search.groups_) == [[3, 3], [4, 4]]
 
 
 @pytest.mark.parametrize(

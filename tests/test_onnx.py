@@ -131,7 +131,7 @@ def test_onnx_of_a_2d_model_keeps_its_columns(tmp_path):
 def test_onnx_names_the_missing_package(tmp_path, monkeypatch):
     est, _ = _case("reg")
     monkeypatch.setitem(sys.modules, "onnx", None)
-    with pytest.raises(ImportError, match="sklstm\\[onnx\\]"):
+    with pytest.raises(ImportError, match="pip install .onnx>=1.16"):
         to_onnx(est, tmp_path / "m.onnx")
 
 

@@ -118,10 +118,27 @@ def test_scaler_pandas_output_in_a_pipeline(reg_data):
 def test_public_names():
     assert set(model_selection.__all__) == {
         "GroupedSearchCV",
+        "GroupingBackend",
+        "GroupingReport",
         "refit_with_cv_epochs",
         "search_space",
         "stopped_epoch",
     }
+
+
+def test_importing_sklstm_registers_the_joblib_backend():
+    import subprocess
+    import sys
+
+    code = (
+        "import joblib, sklstm\n"
+        "from joblib.parallel import BACKENDS\n"
+        "assert BACKENDS['sklstm'] is sklstm.model_selection.GroupingBackend\n"
+        "with joblib.parallel_config(backend='sklstm'):\n"
+        "    assert joblib.Parallel()(joblib.delayed(abs)(-i) for i in range(3))"
+        " == [0, 1, 2]\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_old_import_paths_keep_working():

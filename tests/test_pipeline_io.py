@@ -51,6 +51,13 @@ def test_best_estimator_of_a_search_round_trips(tmp_path, clf_data):
     ).fit(X, y)
     again = load(save(search.best_estimator_, tmp_path / "best.sklstm"))
     np.testing.assert_array_equal(again.predict(X), search.predict(X))
+    # the search itself is refused with the pointer, before anything is written
+    with pytest.raises(TypeError, match=r"save\(search\.best_estimator_, path\)"):
+        save(search, tmp_path / "search.sklstm")
+    assert not (tmp_path / "search.sklstm").exists()
+    unfitted = GridSearchCV(LSTMClassifier(**FAST), {"lr": [1e-3]})
+    with pytest.raises(TypeError, match="refit=True"):
+        save(unfitted, tmp_path / "unfitted.sklstm")
 
 
 def test_nested_pipelines(tmp_path, reg_data):

@@ -155,7 +155,7 @@ def test_constructor_checks_lengths_and_best_epoch():
 
 def test_missing_matplotlib_gives_install_hint(monkeypatch, plain):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
-    with pytest.raises(ImportError, match=r"pip install sklstm\[plot\]"):
+    with pytest.raises(ImportError, match=r"pip install .matplotlib>=3.7."):
         LossCurveDisplay.from_estimator(plain)
 
 

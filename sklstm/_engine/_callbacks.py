@@ -42,7 +42,7 @@ class TensorBoardLogger(TensorBoard):
         except ImportError as exc:  # pragma: no cover - depends on the extra
             raise ImportError(
                 "tensorboard_dir needs the tensorboard package: "
-                "pip install 'sklstm[tensorboard]'"
+                "pip install 'tensorboard>=2.14'"
             ) from exc
         run = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_RUNS)}"
         self.run_dir_ = os.path.join(self.log_dir, run)

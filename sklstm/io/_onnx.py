@@ -143,7 +143,8 @@ def to_onnx(
         import onnx  # noqa: F401 - torch's exporter writes the file with it
     except ImportError as exc:
         raise ImportError(
-            "to_onnx needs the onnx package: pip install 'sklstm[onnx]'."
+            "to_onnx needs the onnx package: "
+            "pip install 'onnx>=1.16' 'onnxruntime>=1.17'."
         ) from exc
     if estimator.stateful:
         warnings.warn(

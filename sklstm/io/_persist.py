@@ -39,7 +39,7 @@ def save(estimator, path: str | os.PathLike) -> pathlib.Path:
     dicts, on the CPU). A :class:`~sklearn.pipeline.Pipeline` (for instance
     a scaler and an LSTM, or a search's ``best_estimator_``) is stored as
     its scikit-learn part in skops' auditable format (``skops.io``; needs
-    ``pip install 'sklstm[persist]'``) plus one such model file per sklstm
+    ``pip install "skops>=0.16"``) plus one such model file per sklstm
     step. The file is written to a temporary file created exclusively in
     the target directory, then renamed over the target.
 
@@ -65,6 +65,9 @@ def save(estimator, path: str | os.PathLike) -> pathlib.Path:
         If the estimator is not fitted.
     ValueError
         If a parameter or fitted attribute cannot be stored as JSON.
+    TypeError
+        If ``estimator`` is a hyperparameter search: save its
+        ``best_estimator_`` instead.
 
     See Also
     --------
@@ -84,10 +87,34 @@ def save(estimator, path: str | os.PathLike) -> pathlib.Path:
     >>> bool(np.array_equal(again.predict(X), reg.predict(X)))
     True
     """
+    _refuse_search(estimator)
     if not is_model(estimator):
         return save_pipeline(estimator, path)
     check_is_fitted(estimator)
     return write_members(path, model_members(estimator, storable_params(estimator)))
+
+
+def _refuse_search(estimator) -> None:
+    # a search holds its splitter, scorers and every candidate's results: a
+    # file of it would need all of them trusted on load, and the model the
+    # user wants is the refitted one
+    if (
+        hasattr(estimator, "cv_results_")
+        or hasattr(estimator, "param_distributions")
+        or hasattr(estimator, "param_grid")
+        or hasattr(estimator, "search_spaces")
+    ):
+        name = type(estimator).__name__
+        fix = (
+            "save(search.best_estimator_, path) stores the refitted best model"
+            if hasattr(estimator, "best_estimator_")
+            else "fit the search with refit=True and save search.best_estimator_"
+        )
+        raise TypeError(
+            f"save() stores models and pipelines, not a {name}: {fix}; keep "
+            "search.cv_results_ with pandas (pd.DataFrame(search.cv_results_)"
+            ".to_csv(...)) if you need the scores."
+        )
 
 
 # ------------------------------------------------------------------ loading

@@ -44,7 +44,7 @@ def skops_io():
     except ImportError as exc:
         raise ImportError(
             "Saving or loading a pipeline needs skops (scikit-learn's auditable "
-            "format): pip install 'sklstm[persist]'."
+            "format): pip install 'skops>=0.16'."
         ) from exc
     return sio
 

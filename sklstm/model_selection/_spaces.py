@@ -225,7 +225,8 @@ def _check_include(include: Iterable[str] | None) -> list[str]:
 
 def _check_names(space: dict[str, Any], estimator: str | BaseEstimator) -> None:
     if isinstance(estimator, str):
-        from sklstm import LSTMClassifier, LSTMRegressor
+        from sklstm._classifier import LSTMClassifier
+        from sklstm._regressor import LSTMRegressor
 
         classes = {"classifier": LSTMClassifier, "regressor": LSTMRegressor}
         if estimator not in classes:

@@ -20,7 +20,7 @@ def _pyplot(caller: str) -> Any:
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ImportError(
-            f"{caller} requires matplotlib: pip install sklstm[plot]"
+            f"{caller} requires matplotlib: pip install 'matplotlib>=3.7'"
         ) from exc
     return plt
 

@@ -109,6 +109,8 @@ class GroupedLSTM(nn.Module):
         # l1 apply to those only (the optimizer's and the net's rule)
         self.matrix = [p.dim() >= 2 for _, p in template.named_parameters()]
         self._index = {name: i for i, name in enumerate(self.names)}
+        # the group's sizes, which smaller members are padded to
+        self._sizes = (self.hidden_size, self.directions, lstm.input_size)
         # the head after its dropout: ("linear", prefix) or ("act", function)
         self.head_plan: list[tuple[str, object]] = []
         for i, layer in enumerate(list(template.head)[1:], start=1):
@@ -123,19 +125,37 @@ class GroupedLSTM(nn.Module):
 
     @torch.no_grad()
     def load_model(self, k: int, net: LSTMNetwork) -> None:
-        """Copy ``net``'s weights into model ``k``."""
+        """Copy ``net``'s weights into model ``k``.
+
+        ``net`` may be smaller than the group's architecture (fewer hidden
+        units, or fewer units in a hidden head layer): its weights go into
+        their slots and every other entry of model ``k`` is zero, so the
+        padded units' states, outputs and gradients stay exactly zero (see
+        :func:`slots`).
+        """
         for (name, p), stacked in zip(
             net.named_parameters(), self.weights, strict=True
         ):
-            if stacked.shape[1:] != p.shape:
+            if stacked.shape[1:] == p.shape:
+                stacked[k].copy_(p)
+                continue
+            index = slots(name, net, self._sizes)
+            if [len(i) for i in index] != list(p.shape):
                 raise ValueError(f"{name}: shape {tuple(p.shape)} does not fit.")
-            stacked[k].copy_(p)
+            stacked[k].zero_()
+            stacked[k][_grid(index, stacked.device)] = p.to(stacked.device)
 
     @torch.no_grad()
     def store_model(self, k: int, net: LSTMNetwork) -> None:
-        """Copy model ``k``'s weights into ``net``."""
-        for (_, p), stacked in zip(net.named_parameters(), self.weights, strict=True):
-            p.copy_(stacked[k])
+        """Copy model ``k``'s weights (its slots, when padded) into ``net``."""
+        for (name, p), stacked in zip(
+            net.named_parameters(), self.weights, strict=True
+        ):
+            if stacked.shape[1:] == p.shape:
+                p.copy_(stacked[k])
+            else:
+                index = slots(name, net, self._sizes)
+                p.copy_(stacked[k][_grid(index, stacked.device)])
 
     def forward(
         self, x: torch.Tensor, dropout: torch.Tensor | None = None
@@ -210,6 +230,59 @@ class GroupedLSTM(nn.Module):
         return torch.stack(outs, dim=2), h
 
 
+def _blocks(n_blocks: int, real: int, padded: int) -> torch.Tensor:
+    """Indices of ``n_blocks`` blocks of ``real`` entries in blocks of ``padded``."""
+    return torch.cat([torch.arange(real) + b * padded for b in range(n_blocks)])
+
+
+def slots(
+    name: str, net: LSTMNetwork, sizes: tuple[int, int, int]
+) -> list[torch.Tensor]:
+    """Where parameter ``name`` of ``net`` sits in a larger group's tensor.
+
+    One index tensor per dimension. A hidden size ``H`` padded to ``Hg``
+    keeps each gate block (``nn.LSTM``'s ``i, f, g, o`` rows) and each
+    direction's block of a layer's input at its start; a head layer's
+    units keep the first places. With zero weights and biases in the other
+    places, a padded unit's gates are ``sigmoid(0)``, its cell input
+    ``tanh(0) = 0``, so its cell and output stay 0 from the zero initial
+    state; it feeds nothing (zero columns), so its gradients are 0 too, and
+    Adam, AdamW, SGD, weight decay, ``l1`` and norm clipping leave it at 0.
+    A LayerNorm would mix padded entries into its statistics: groups with a
+    LayerNorm are not padded (their key holds the hidden size).
+    """
+    group_hidden, directions, n_inputs = sizes
+    hidden = net.lstm.hidden_size
+    part, _, kind = name.partition(".")
+    if part == "lstm":
+        gates = _blocks(4, hidden, group_hidden)
+        if kind.startswith("bias"):
+            return [gates]
+        if kind.startswith("weight_hh"):
+            return [gates, _blocks(1, hidden, group_hidden)]
+        if kind.startswith("weight_ih_l0"):
+            return [gates, torch.arange(n_inputs)]
+        return [gates, _blocks(directions, hidden, group_hidden)]
+    if part == "head":
+        linear = [i for i, m in enumerate(net.head) if isinstance(m, nn.Linear)]
+        layer = int(kind.split(".")[0])
+        j = linear.index(layer)
+        rows = torch.arange(net.head[layer].out_features)
+        if kind.endswith("bias"):
+            return [rows]
+        if j == 0:
+            return [rows, _blocks(directions, hidden, group_hidden)]
+        return [rows, torch.arange(net.head[linear[j - 1]].out_features)]
+    raise ValueError(f"{name}: cannot be padded (only LSTM and head weights are).")
+
+
+def _grid(index: list[torch.Tensor], device) -> tuple:
+    index = [i.to(device) for i in index]
+    if len(index) == 1:
+        return (index[0],)
+    return (index[0][:, None], index[1][None, :])
+
+
 def _dropout(x: torch.Tensor, rate: torch.Tensor) -> torch.Tensor:
     """Inverted dropout with one rate per model (leading axis)."""
     keep = (1.0 - rate).view(-1, *([1] * (x.dim() - 1)))
@@ -217,4 +290,4 @@ def _dropout(x: torch.Tensor, rate: torch.Tensor) -> torch.Tensor:
     return x * mask / keep
 
 
-__all__ = ["GroupedLSTM", "unsupported"]
+__all__ = ["GroupedLSTM", "slots", "unsupported"]

@@ -18,6 +18,7 @@ from sklearn.base import clone
 
 from sklstm._engine import _build
 from sklstm._engine._losses import ClassificationLoss, RegressionLoss
+from sklstm._engine._module import LSTMNetwork
 from sklstm._engine._patching import n_patches
 from sklstm._engine._runtime import seeded
 from sklstm._fitplan import new_net, plan_fit
@@ -111,6 +112,9 @@ def prepare(estimator, params: dict, X, y, train: np.ndarray) -> Member:
         raise NotGroupable(reason)
     module = _build.module_params(est, est.input_size_, est._n_outputs())
     module.pop("dropout")  # may differ inside a group
+    if module["norm"] != "layer":  # smaller members are padded (see slots)
+        module.pop("hidden_size")
+        module["head_units"] = len(module["head_units"])
     key = (
         type(est).__name__,
         tuple(sorted(module.items())),
@@ -181,20 +185,81 @@ def group_key(member: Member) -> tuple:
     return member.key
 
 
-def bytes_per_model(member: Member) -> int:
+def group_sizes(members: list[Member]) -> tuple[int, tuple[int, ...]]:
+    """The hidden size and head units a group pads its members to."""
+    hidden = max(int(m.estimator.hidden_size) for m in members)
+    units = [_build.head_units(m.estimator.head_units) for m in members]
+    return hidden, tuple(max(column) for column in zip(*units, strict=True))
+
+
+def group_template(members: list[Member]) -> LSTMNetwork:
+    """A network of the group's architecture: the largest member's sizes.
+
+    Only its shapes are used (see ``GroupedLSTM``); it is the first
+    member's own network when every member has the same sizes.
+    """
+    first = members[0]
+    hidden, units = group_sizes(members)
+    module = first.net.module_
+    if hidden == module.lstm.hidden_size and units == _build.head_units(
+        first.estimator.head_units
+    ):
+        return module
+    est = first.estimator
+    params = _build.module_params(est, est.input_size_, est._n_outputs())
+    return LSTMNetwork(**{**params, "hidden_size": hidden, "head_units": units})
+
+
+def bytes_per_model(member: Member, hidden: int | None = None) -> int:
     """Memory one model of a group needs: activations kept for the backward
     pass (gates and states of every step, layer and direction), its batch,
-    and weights with gradients and optimizer state (about 6 copies)."""
+    and weights with gradients and optimizer state (about 6 copies).
+
+    ``hidden``: the group's hidden size, when the member is padded to it.
+    """
     est = member.estimator
     batch, (steps, width) = int(est.batch_size_), member.input_shape
     # the inputs are raw steps; the recurrence runs over patches
     size, stride = int(est.patch_size_), int(est.patch_stride_)
     steps, width = int(n_patches(steps, size, stride)), width * size
     directions = 2 if est.bidirectional else 1
-    hidden = int(est.hidden_size)
+    own = int(est.hidden_size)
+    hidden = own if hidden is None else max(int(hidden), own)
     per_step = 16 * hidden * directions * int(est.num_layers) + 2 * width
     n_weights = sum(p.numel() for p in member.net.module_.parameters())
-    return 4 * (batch * steps * per_step + 6 * n_weights)
+    n_weights = n_weights * (hidden / own) ** 2  # recurrent weights dominate
+    return int(4 * (batch * steps * per_step + 6 * n_weights))
+
+
+def step_work(member: Member, hidden: int | None = None) -> int:
+    """Multiply-adds of one model's batch per time step (all layers and
+    directions), with ``hidden`` units when padded to a group's size."""
+    est = member.estimator
+    hidden = int(est.hidden_size) if hidden is None else int(hidden)
+    width = member.input_shape[1] * int(est.patch_size_)
+    directions = 2 if est.bidirectional else 1
+    first = 4 * hidden * (hidden + width)
+    later = 4 * hidden * (hidden + directions * hidden)
+    per_step = directions * (first + (int(est.num_layers) - 1) * later)
+    return int(est.batch_size_) * per_step
+
+
+def over_budget(member: Member, budget: int | None = None) -> str | None:
+    """Why one model alone cannot be grouped within the memory budget."""
+    budget = memory_budget(member.device) if budget is None else budget
+    need = bytes_per_model(member)
+    if need <= budget:
+        return None
+    return (
+        f"one model needs about {_size(need)}, over the group memory "
+        f"budget of {_size(budget)} on {member.device}"
+    )
+
+
+def _size(n_bytes: int) -> str:
+    if n_bytes >= 2**30:
+        return f"{n_bytes / 2**30:.2f} GiB"
+    return f"{n_bytes / 2**20:.2f} MiB"
 
 
 def memory_budget(device: str) -> int:
@@ -211,9 +276,19 @@ def chunks(
     """``members`` (of one key) in groups that fit the memory budget."""
     if not members:
         return []
+    # similar sizes together: each chunk pads to its own largest member
+    members = sorted(
+        members,
+        key=lambda m: (
+            int(m.estimator.hidden_size),
+            _build.head_units(m.estimator.head_units),
+        ),
+    )
     if budget is None:
         budget = memory_budget(members[0].device)
-    size = max(1, budget // max(bytes_per_model(members[0]), 1))
+    hidden, _ = group_sizes(members)
+    need = max(bytes_per_model(m, hidden) for m in members)
+    size = max(1, budget // max(need, 1))
     if max_group_size is not None:
         size = min(size, int(max_group_size))
     n_chunks = -(-len(members) // size)
@@ -228,6 +303,9 @@ __all__ = [
     "chunks",
     "criterion_key",
     "group_key",
+    "group_template",
+    "over_budget",
+    "step_work",
     "parameter_reason",
     "prepare",
 ]

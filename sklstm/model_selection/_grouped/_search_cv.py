@@ -6,17 +6,17 @@ from __future__ import annotations
 import time
 from numbers import Integral
 
+import joblib
 import numpy as np
-from sklearn.base import is_classifier
-from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv
+from sklearn.model_selection import ParameterGrid, ParameterSampler
 
-import sklstm.model_selection._grouped._search as _grouped_search
 from sklstm._base import _BaseLSTM
-from sklstm._sklearn_private import BaseSearchCV, Interval, StrOptions, _fit_context
+from sklstm._sklearn_private import BaseSearchCV, Interval, StrOptions
+from sklstm.model_selection._grouped._backend import GroupingReport
 
 
 class GroupedSearchCV(BaseSearchCV):
-    """Grid or randomized search whose small LSTMs train together on a GPU.
+    """Grid or randomized search whose small LSTMs train together.
 
     A search fits many small models (20 candidates x 5 folds = 100 fits).
     On a GPU each of those fits is bound by kernel launches, not by
@@ -27,10 +27,17 @@ class GroupedSearchCV(BaseSearchCV):
     weights, batches and batch order, learning rate, regularization and
     optimizer state, so a grouped fit equals the ordinary fit of the same
     candidate and fold up to float32 rounding (with ``dropout=0``).
+    Candidates of different ``hidden_size`` (and ``head_units`` widths)
+    share a group: smaller models are padded with units that stay exactly
+    zero.
 
-    On the CPU grouping is slower than ordinary fits, so with
-    ``grouping="auto"`` a CPU search runs scikit-learn's ordinary search
-    (honouring ``n_jobs``). Candidates grouping cannot reproduce (callbacks,
+    This is scikit-learn's search run under the joblib backend
+    ``"sklstm"``; any other search (halving, scikit-optimize's
+    ``BayesSearchCV``, ``cross_validate``...) groups the same way inside
+    ``with joblib.parallel_config(backend="sklstm"):``. On the CPU, with
+    ``grouping="auto"``, only small models are grouped (where grouping
+    measured faster); the others are fitted ordinarily, honouring
+    ``n_jobs``. Candidates grouping cannot reproduce (callbacks,
     early stopping, optimizers other than Adam, AdamW and SGD, schedules
     that follow the loss, ...) are fitted ordinarily; ``fallback_reasons_``
     says why. Scoring, ``cv_results_``, ranking and refitting are
@@ -67,10 +74,11 @@ class GroupedSearchCV(BaseSearchCV):
     return_train_score : bool, default=False
         Whether to compute scores on the training rows too.
     grouping : {"auto", "always", "never"}, default="auto"
-        ``"auto"``: group the fits of candidates on a CUDA device; ordinary
-        fits on the CPU, where grouping measured slower. ``"always"``:
-        group on any device (for tests and CPU experiments). ``"never"``:
-        an ordinary search.
+        ``"auto"``: group on a CUDA device, and on the CPU only models small
+        enough that grouping measured faster there (see
+        :class:`~sklstm.model_selection.GroupingBackend`); the others are
+        fitted ordinarily (in ``n_jobs`` processes). ``"always"``: group
+        on any device. ``"never"``: an ordinary search.
     max_group_size : int, default=None
         Largest number of models in one group. Groups are also split to
         fit memory: about half of the free GPU memory (2 GiB on the CPU),
@@ -104,14 +112,15 @@ class GroupedSearchCV(BaseSearchCV):
         Per candidate (in ``cv_results_`` order): None when its fits were
         grouped, else why they were fitted ordinarily.
     groups_ : list of dict
-        One entry per trained group: ``n_models``, ``device``, ``seconds``
-        and ``cuda_graph`` (whether its step ran as a CUDA graph).
+        One entry per trained group: ``n_models``, ``device``,
+        ``hidden_sizes`` (its members' own), ``seconds`` and
+        ``cuda_graph`` (whether its step ran as a CUDA graph).
     timings_ : dict of float
         Where the time went, in seconds: ``"prepare"`` (checking and
-        initializing the grouped fits), ``"grouped"`` (training the groups),
-        ``"ordinary"`` (the fits done ordinarily before scoring) and
-        ``"search"`` (scikit-learn's search: scoring, plus every fit when
-        nothing is grouped, and the refit).
+        initializing the fits before grouping them), ``"grouped"``
+        (training the groups), ``"calls"`` (every fit-and-score call,
+        groups and ordinary fits included) and ``"search"`` (the whole
+        ``fit``, with the refit).
 
     Notes
     -----
@@ -212,9 +221,18 @@ class GroupedSearchCV(BaseSearchCV):
         )
         return list(sampler)
 
-    @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, **params):
+    def _run_search(self, evaluate_candidates) -> None:
+        candidates = self._candidates()
+        if not candidates:
+            raise ValueError("No candidates to search: the parameter grid is empty.")
+        evaluate_candidates(candidates)
+
+    def fit(self, X, y=None, **params):
         """Fit every candidate on every fold, score them, refit the best.
+
+        scikit-learn's own search runs under the ``"sklstm"`` joblib backend
+        (:class:`~sklstm.model_selection.GroupingBackend`), which trains the
+        fits it can as groups.
 
         Parameters
         ----------
@@ -233,40 +251,29 @@ class GroupedSearchCV(BaseSearchCV):
             The fitted search.
         """
         self._check_estimator()
-        candidates = self._candidates()
-        if not candidates:
-            raise ValueError("No candidates to search: the parameter grid is empty.")
-        cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
-        splits = list(cv.split(X, y, params.get("groups")))
-        fit_params = {k: v for k, v in params.items() if k != "groups"}
-        reasons = [
-            _grouped_search.search_reason(
-                self.estimator, p, X, grouping=self.grouping, fit_params=fit_params
-            )
-            for p in candidates
-        ]
-        estimator, n_jobs, store, times = self.estimator, self.n_jobs, None, None
-        self.groups_ = []
-        self.timings_ = {"prepare": 0.0, "grouped": 0.0, "ordinary": 0.0}
-        if any(r is None for r in reasons):
-            store, times = self._pretrain(candidates, X, y, splits, reasons)
-            # every fit is done: the search only scores (in this process)
-            estimator, n_jobs = _grouped_search.Replay(self.estimator, store), 1
-        if self.grouping != "never":  # the CPU's ordinary fits are by design
-            _grouped_search.warn_fallbacks(
-                [r for r in reasons if r and not r.startswith("device is")]
-            )
-        inner = self._inner_search(estimator, candidates, splits, n_jobs)
+        report = GroupingReport()
         tick = time.perf_counter()
-        try:
-            inner.fit(X, y, **params)
-        finally:
-            self.timings_["search"] = time.perf_counter() - tick
-            if store is not None:
-                store.clear()  # the folds' models are not kept
-        self._adopt_results(inner)
-        if times is not None:
-            self._report_fit_times(times)
+        if self.grouping == "never":
+            super().fit(X, y, **params)
+        else:
+            with joblib.parallel_config(
+                backend="sklstm",
+                grouping=self.grouping,
+                max_group_size=self.max_group_size,
+                cuda_graphs=self.cuda_graphs,
+                report=report,
+                verbose=self.verbose,
+            ):
+                super().fit(X, y, **params)
+        self.groups_ = report.groups
+        self.timings_ = {**report.timings, "search": time.perf_counter() - tick}
+        reasons: list = [None] * len(self.cv_results_["params"])
+        for fallback in report.fallbacks:
+            c = fallback["candidate"]
+            if c is not None and reasons[c] is None:
+                reasons[c] = fallback["reason"]
+        if self.grouping == "never":
+            reasons = ["grouping='never'"] * len(reasons)
         self.fallback_reasons_ = reasons
         return self
 
@@ -277,79 +284,6 @@ class GroupedSearchCV(BaseSearchCV):
                 f"got {type(self.estimator).__name__}; use scikit-learn's "
                 "GridSearchCV or RandomizedSearchCV for other estimators."
             )
-
-    def _pretrain(
-        self, candidates: list, X, y, splits: list, reasons: list
-    ) -> tuple[dict, np.ndarray]:
-        """Train every fit ahead (setting ``groups_`` and ``timings_``).
-
-        Returns the store of fitted estimators (or their errors) that
-        ``Replay`` hands back, and the fit times per candidate and split.
-        """
-        start = time.perf_counter()
-        store, times, self.groups_, self.timings_ = _grouped_search.pretrain(
-            self.estimator,
-            candidates,
-            X,
-            y,
-            splits,
-            reasons,
-            max_group_size=self.max_group_size,
-            cuda_graphs=self.cuda_graphs,
-            n_jobs=self.n_jobs,
-            verbose=self.verbose,
-        )
-        if self.verbose:
-            print(
-                f"[GroupedSearchCV] trained {len(candidates) * len(splits)} fits "
-                f"in {time.perf_counter() - start:.1f}s"
-            )
-        return store, times
-
-    def _inner_search(
-        self, estimator, candidates: list, splits: list, n_jobs
-    ) -> _grouped_search.ListSearch:
-        """Scikit-learn's search over ``candidates``, on the fixed ``splits``."""
-        return _grouped_search.ListSearch(
-            estimator,
-            candidates,
-            scoring=self.scoring,
-            n_jobs=n_jobs,
-            refit=self.refit,
-            cv=splits,
-            verbose=self.verbose,
-            pre_dispatch=self.pre_dispatch,
-            error_score=self.error_score,
-            return_train_score=self.return_train_score,
-        )
-
-    def _adopt_results(self, inner: _grouped_search.ListSearch) -> None:
-        """Take the fitted attributes of scikit-learn's search as our own."""
-        for name in (
-            "cv_results_",
-            "best_index_",
-            "best_score_",
-            "best_params_",
-            "best_estimator_",
-            "refit_time_",
-            "scorer_",
-            "multimetric_",
-            "n_splits_",
-            "feature_names_in_",
-        ):
-            if hasattr(inner, name):
-                setattr(self, name, getattr(inner, name))
-        # a refit on a Replay is an ordinary fit: hand out the estimator itself
-        if isinstance(getattr(self, "best_estimator_", None), _grouped_search.Replay):
-            self.best_estimator_ = self.best_estimator_.fitted_
-
-    def _report_fit_times(self, times: np.ndarray) -> None:
-        """Fit times of the pretrained fits (the replayed fits take none)."""
-        done = ~np.isnan(times).any(axis=1)
-        mean = self.cv_results_["mean_fit_time"]
-        std = self.cv_results_["std_fit_time"]
-        mean[done] = times[done].mean(axis=1)
-        std[done] = times[done].std(axis=1)
 
 
 __all__ = ["GroupedSearchCV"]

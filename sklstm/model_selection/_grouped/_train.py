@@ -35,7 +35,7 @@ from sklstm._engine._runtime import seeded, torch_threads
 from sklstm._fitplan import record_fit
 from sklstm.model_selection._grouped._module import GroupedLSTM
 from sklstm.model_selection._grouped._optim import per_model, stacked_optimizer
-from sklstm.model_selection._grouped._plan import OPTIMIZERS, Member
+from sklstm.model_selection._grouped._plan import OPTIMIZERS, Member, group_template
 
 
 class _Group:
@@ -49,7 +49,7 @@ class _Group:
         k = len(members)
         self.k = k
         self.batch = int(est0.batch_size_)
-        self.model = GroupedLSTM(first.net.module_, k).to(self.device)
+        self.model = GroupedLSTM(group_template(members), k).to(self.device)
         for i, m in enumerate(members):
             self.model.load_model(i, m.net.module_)
         self.model.train()
