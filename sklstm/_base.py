@@ -62,6 +62,9 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
             None,
         ],
         "patch_stride": [Interval(Integral, 1, None, closed="left"), None],
+        "conv_branch": ["boolean", StrOptions({"auto"})],
+        "conv_filters": [tuple, list, Interval(Integral, 1, None, closed="left")],
+        "conv_kernel_sizes": [tuple, list, Interval(Integral, 1, None, closed="left")],
         "gate_init": [StrOptions({"default", "forget_bias", "chrono"})],
         "optimizer": [StrOptions(set(_build.OPTIMIZERS)), callable],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -116,6 +119,9 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
         data_format: str = "channels_last",
         patch_size: int | str | None = "auto",
         patch_stride: int | None = None,
+        conv_branch: bool | str = "auto",
+        conv_filters: tuple[int, ...] = (64, 128, 64),
+        conv_kernel_sizes: tuple[int, ...] = (8, 5, 3),
         gate_init: str = "forget_bias",
         optimizer: str | type = "adam",
         lr: float = 5e-3,
@@ -160,6 +166,9 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
         self.data_format = data_format
         self.patch_size = patch_size
         self.patch_stride = patch_stride
+        self.conv_branch = conv_branch
+        self.conv_filters = conv_filters
+        self.conv_kernel_sizes = conv_kernel_sizes
         self.gate_init = gate_init
         self.optimizer = optimizer
         self.lr = lr

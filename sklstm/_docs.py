@@ -91,6 +91,27 @@ patch_stride : int or None, default=None
     Steps between the starts of two patches; None is ``patch_size``
     (non-overlapping). A smaller stride makes patches overlap.
 
+conv_branch : bool or "auto", default="auto"
+    Add a fully convolutional branch beside the LSTM (LSTM-FCN: Karim et
+    al., IEEE Access 2018; MLSTM-FCN for several features, Neural Networks
+    2019): blocks of a 1D convolution over the raw time steps, batch
+    normalization and ReLU (the FCN of Wang et al., IJCNN 2017), then a
+    global average over time (over each row's own steps for variable-length
+    input), concatenated with the LSTM's summary before the head.
+    ``"auto"`` uses it for numeric sequences of at least 64 steps (the
+    longest training sequence), where it measured more accurate (user
+    guide, "Accuracy against MiniRocket"; ``benchmarks/accuracy.py``); it
+    costs more time per fit than the LSTM on patches. Not with
+    ``return_sequences=True``, ``stateful=True`` or token ids (``"auto"``
+    leaves it out there). The value used is ``conv_branch_``.
+
+conv_filters : int or tuple of int, default=(64, 128, 64)
+    Output channels of each convolution block (an int is one block).
+
+conv_kernel_sizes : int or tuple of int, default=(8, 5, 3)
+    Kernel width of each block, in raw time steps; one per entry of
+    ``conv_filters``.
+
 gate_init : {"forget_bias", "chrono", "default"}, default="forget_bias"
     Initial LSTM gate biases. ``"forget_bias"``: forget-gate bias 1
     (Jozefowicz et al., ICML 2015), so cells keep their state early in
@@ -321,6 +342,10 @@ lr_scheduler_ : str or None
 patch_size_, patch_stride_ : int
     The patching used (1: none; ``"auto"`` resolved from the longest
     training sequence).
+
+conv_branch_ : bool
+    Whether the network has the convolutional branch (``conv_branch``
+    resolved on the training data).
 
 lstm_steps_ : int
     The longest training sequence in LSTM steps (patches, with patching).

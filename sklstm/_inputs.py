@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from sklstm._data import SequenceDataset, is_sequence_list
-from sklstm._engine import _patching
+from sklstm._engine import _build, _patching
 from sklstm._validation import MAX_VOCAB, check_sequences
 
 
@@ -48,6 +48,7 @@ class SequenceInputMixin:
             if reset:
                 self.patch_size_, self.patch_stride_ = 1, 1
                 self.lstm_steps_ = int(values.shape[1])
+                self.conv_branch_ = False
             if values.ndim == 3:
                 raise ValueError(
                     "With embedding_dim set, X holds token ids: give 2D "
@@ -85,6 +86,7 @@ class SequenceInputMixin:
             self.patch_size_, self.patch_stride_ = _patching.resolve(
                 self.patch_size, self.patch_stride, longest
             )
+            self.conv_branch_ = _build.resolve_conv_branch(self, longest, tokens=False)
             # the LSTM's steps (patches of the padded width): gate_init="chrono"
             # spans them
             self.lstm_steps_ = int(

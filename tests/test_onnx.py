@@ -58,6 +58,20 @@ def _case(name):
         new = np.abs(np.round(X_new[:, :, 0] * 3)).astype(np.int64) + 1
         est = LSTMClassifier(**FAST, embedding_dim=3)
         return est.fit(tokens, labels), np.minimum(new, tokens.max())
+    if name == "clf_conv_patched":  # LSTM-FCN: conv on raw steps, LSTM on patches
+        est = LSTMClassifier(
+            **FAST, conv_branch=True, conv_filters=(3, 4), conv_kernel_sizes=(3, 2)
+        )
+        return est.set_params(patch_size=2).fit(X, labels), X_new[:, :8]
+    if name == "reg_conv_channels_first":
+        est = LSTMRegressor(
+            **FAST,
+            conv_branch=True,
+            conv_filters=3,
+            conv_kernel_sizes=2,
+            data_format="channels_first",
+        )
+        return est.fit(X.transpose(0, 2, 1), signal), X_new.transpose(0, 2, 1)
     raise KeyError(name)
 
 
@@ -80,6 +94,8 @@ def _run(path, X):
         "clf_multilabel",
         "clf_multiclass_sequences",
         "clf_embedding",
+        "clf_conv_patched",
+        "reg_conv_channels_first",
     ],
 )
 def test_onnx_output_equals_the_estimator(name, tmp_path):
@@ -88,6 +104,8 @@ def test_onnx_output_equals_the_estimator(name, tmp_path):
     model = onnx.load(str(path))
     onnx.checker.check_model(model)
     shorter = X[:1] if name == "reg_2d" else X[:1, :4]
+    if name == "reg_conv_channels_first":
+        shorter = X[:1, :, :4]
     for rows in (X, shorter):  # dynamic batch and time axes
         out = _run(path, rows)
         expected = _predict(est, name, rows)

@@ -99,7 +99,8 @@ def test_wrong_prefix_is_caught():
 def test_every_key_is_a_valid_parameter_and_every_value_valid(kind, Est, n_samples):
     est = Est()
     space = search_space(kind, n_samples=n_samples, n_timesteps=300, estimator=est)
-    assert list(space) == [*DIMENSIONS, "patch_size"]  # 300 steps: patches too
+    # 300 steps: patches and the convolutional branch too
+    assert list(space) == [*DIMENSIONS, "patch_size", "conv_branch"]
     assert set(space) <= set(est.get_params())
     for params in _candidates(kind, space):
         est.set_params(**params)._validate_params()  # the constraints fit checks
@@ -121,7 +122,11 @@ def test_value_types_per_kind(kind):
 
 def _bounds(n_samples, n_timesteps=None):
     space = search_space("bayes", n_samples=n_samples, n_timesteps=n_timesteps)
-    return {name: (dim.low, dim.high) for name, dim in space.items()}
+    return {
+        name: (dim.low, dim.high)
+        for name, dim in space.items()
+        if name != "conv_branch"  # a choice, no bounds
+    }
 
 
 def test_ranges_follow_the_data_size():

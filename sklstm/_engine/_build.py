@@ -50,7 +50,13 @@ ARCHITECTURE = (
     # the LSTM reads patch_size * input_size values per step; the stride
     # shapes no weight, so it is not listed
     "patch_size",
+    "conv_filters",  # () without the convolutional branch
+    "conv_kernel_sizes",
 )
+
+# conv_branch="auto": the convolutional branch for numeric sequences of at
+# least this many steps (benchmarks/accuracy.py; docs/user_guide/accuracy.md)
+CONV_AUTO_MIN_STEPS = 64
 
 
 # "auto" training length: at least this many optimizer steps, within these epochs
@@ -117,6 +123,38 @@ def head_units(value) -> tuple[int, ...]:
     return tuple(int(u) for u in units)
 
 
+def conv_layers(est) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``conv_filters`` and ``conv_kernel_sizes`` as tuples of positive ints."""
+    out = []
+    for name in ("conv_filters", "conv_kernel_sizes"):
+        value = getattr(est, name)
+        values = (value,) if isinstance(value, Integral) else tuple(value)
+        if not values or not all(
+            isinstance(v, Integral) and not isinstance(v, (bool, np.bool_)) and v >= 1
+            for v in values
+        ):
+            raise ValueError(
+                f"{name} must be a positive integer or a non-empty tuple of "
+                f"positive integers, got {value!r}."
+            )
+        out.append(tuple(int(v) for v in values))
+    if len(out[0]) != len(out[1]):
+        raise ValueError(
+            f"conv_filters={out[0]} and conv_kernel_sizes={out[1]} must have "
+            "one entry per convolution block (as many of each)."
+        )
+    return out[0], out[1]
+
+
+def resolve_conv_branch(est, longest: int, *, tokens: bool) -> bool:
+    """``conv_branch`` on data whose longest sequence has ``longest`` steps."""
+    if not isinstance(est.conv_branch, str):  # np.bool_ from a grid too
+        return bool(est.conv_branch)
+    if tokens or est.return_sequences or est.stateful:
+        return False
+    return longest >= CONV_AUTO_MIN_STEPS
+
+
 def module_params(est, input_size: int, output_size: int) -> dict:
     """Keyword arguments of ``LSTMNetwork`` for this estimator.
 
@@ -144,6 +182,14 @@ def module_params(est, input_size: int, output_size: int) -> dict:
         "n_quantiles": n_quantiles(est),
         "patch_size": size,
         "patch_stride": int(getattr(est, "patch_stride_", size)),
+        # files saved before the branch existed lack conv_branch_: no branch
+        **dict(
+            zip(
+                ("conv_filters", "conv_kernel_sizes"),
+                conv_layers(est) if getattr(est, "conv_branch_", False) else ((), ()),
+                strict=True,
+            )
+        ),
     }
 
 
@@ -429,6 +475,9 @@ def check_architecture(est, net: SequenceNet) -> None:
     """Refuse a warm fit whose architecture parameters changed since the net
     was built: the weights would not fit."""
     new = module_params(est, 1, 1)
+    if not isinstance(est.conv_branch, str):  # explicit: replaces the fitted one
+        layers = conv_layers(est) if est.conv_branch else ((), ())
+        new.update(zip(("conv_filters", "conv_kernel_sizes"), layers, strict=True))
     changed = [
         name for name in ARCHITECTURE if getattr(net, f"module__{name}") != new[name]
     ]

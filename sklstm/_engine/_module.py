@@ -6,6 +6,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from sklstm._engine._conv import ConvBranch
 from sklstm._engine._patching import patch_torch
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "elu": nn.ELU}
@@ -95,6 +96,8 @@ class LSTMNetwork(nn.Module):
         n_quantiles: int = 1,
         patch_size: int = 1,
         patch_stride: int | None = None,
+        conv_filters: tuple[int, ...] = (),
+        conv_kernel_sizes: tuple[int, ...] = (),
     ) -> None:
         super().__init__()
         self.return_sequences = return_sequences
@@ -132,6 +135,16 @@ class LSTMNetwork(nn.Module):
             self.norm = _StepBatchNorm(width)
         else:
             self.norm = nn.Identity()
+        # LSTM-FCN: a convolutional summary of the raw steps beside the LSTM's
+        self.conv = None
+        if conv_filters:
+            if return_sequences or embedding_dim is not None:
+                raise ValueError(
+                    "the convolutional branch summarizes numeric sequences: it "
+                    "has no per-step output and reads no token ids."
+                )
+            self.conv = ConvBranch(self.input_size, conv_filters, conv_kernel_sizes)
+            width += self.conv.out_features
         # always present (p may be 0), so that dropout can change between fits
         layers: list[nn.Module] = [nn.Dropout(dropout)]
         for units in head_units:
@@ -178,7 +191,11 @@ class LSTMNetwork(nn.Module):
         self, x: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> torch.Tensor:
         summary, _ = self.encode(x, lengths)
-        return self._head(self.norm(summary))
+        summary = self.norm(summary)
+        conv = getattr(self, "conv", None)  # modules pickled before the branch
+        if conv is not None:
+            summary = torch.cat([summary, conv(x, lengths)], dim=-1)
+        return self._head(summary)
 
     def forward_stream(
         self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None

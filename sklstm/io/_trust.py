@@ -77,6 +77,12 @@ def check_fitted(est, path) -> None:
     for name in ("patch_size_", "patch_stride_"):
         if name in attrs:
             need(name, _int(attrs[name], 1) and attrs[name] <= 2**20, "a positive int")
+    if "conv_branch_" in attrs:
+        need(
+            "conv_branch_",
+            isinstance(attrs["conv_branch_"], (bool, np.bool_)),
+            "a bool",
+        )
     if attrs.get("lstm_steps_") is not None:
         need("lstm_steps_", _int(attrs["lstm_steps_"], 1), "a positive integer")
     steps = attrs.get("n_timesteps_in_", "missing")

@@ -10,6 +10,7 @@ from typing import Any
 from scipy.stats import loguniform, randint, uniform
 from sklearn.base import BaseEstimator
 
+from sklstm._engine._build import CONV_AUTO_MIN_STEPS
 from sklstm._engine._patching import AUTO_LONGEST, AUTO_PATCHES
 
 DIMENSIONS = (
@@ -21,8 +22,9 @@ DIMENSIONS = (
     "batch_size",
     "max_epochs",
 )
-# searched only for long sequences (n_timesteps above AUTO_LONGEST)
-OPTIONAL_DIMENSIONS = ("patch_size",)
+# searched only for long sequences: patch_size above AUTO_LONGEST steps,
+# conv_branch from CONV_AUTO_MIN_STEPS
+OPTIONAL_DIMENSIONS = ("patch_size", "conv_branch")
 _KINDS = ("grid", "random", "bayes")
 _STEPS_PER_SEARCH = 3_000  # optimizer steps a candidate gets at a typical batch size
 _LONG_SEQUENCE = 200  # time steps from which the learning rate is kept lower
@@ -68,8 +70,9 @@ def search_space(
         Typical sequence length. From 200 steps on, the learning rate's upper
         bound is lowered; above 100 steps ``patch_size`` joins the space
         (patches of consecutive steps, around the ``"auto"`` size: the
-        length / 32, from half of it to twice it, on a log scale). ``None``
-        assumes short sequences.
+        length / 32, from half of it to twice it, on a log scale); from 64
+        steps ``conv_branch`` (False or True) joins it. ``None`` assumes
+        short sequences.
 
     estimator : {"classifier", "regressor"} or estimator, default="classifier"
         What the names are checked against: :class:`~sklstm.LSTMClassifier`,
@@ -78,8 +81,8 @@ def search_space(
         get the same ranges.
 
     include : iterable of str or None, default=None
-        Dimensions to return, by unprefixed name; ``None`` returns all seven
-        (eight with ``patch_size`` for long sequences).
+        Dimensions to return, by unprefixed name; ``None`` returns all seven,
+        with ``conv_branch`` and ``patch_size`` for long sequences.
 
     prefix : str, default=""
         Put in front of every name, to reach the LSTM inside a pipeline or
@@ -189,6 +192,8 @@ def search_space(
     patchable = steps is not None and steps > AUTO_LONGEST
     if include is None and patchable:
         names.append("patch_size")
+    if include is None and steps is not None and steps >= CONV_AUTO_MIN_STEPS:
+        names.append("conv_branch")
     if "patch_size" in names and not patchable:
         raise ValueError(
             f"patch_size is searched for long sequences: give n_timesteps above "
@@ -270,6 +275,7 @@ def _ranges(n: int, n_timesteps: int | None) -> dict[str, tuple]:
     long = n_timesteps is not None and n_timesteps >= _LONG_SEQUENCE
     patch = -(-n_timesteps // AUTO_PATCHES) if n_timesteps else 1
     return {
+        "conv_branch": (False, True),
         "patch_size": (max(2, patch // 2), max(4, 2 * patch), "log"),
         "hidden_size": (max(4, hidden // 16), hidden, "log"),
         "num_layers": (1, 3 if n >= 10_000 else 2),
@@ -291,6 +297,8 @@ def _ladder(low: int, high: int) -> list[int]:
 
 def _grid(name: str, bounds: tuple) -> list:
     low, high = bounds[:2]
+    if name == "conv_branch":
+        return [False, True]
     if name == "hidden_size":
         ladder = _ladder(low, high)
         return [ladder[0], ladder[len(ladder) // 2], ladder[-1]]
@@ -310,6 +318,8 @@ def _grid(name: str, bounds: tuple) -> list:
 
 def _random(name: str, bounds: tuple) -> Any:
     low, high = bounds[:2]
+    if name == "conv_branch":
+        return [False, True]
     if name in ("hidden_size", "batch_size", "patch_size"):
         # scipy has no integer log-uniform; RandomizedSearchCV draws list items
         # uniformly, which over a doubling ladder is a log-uniform draw
@@ -322,9 +332,11 @@ def _random(name: str, bounds: tuple) -> Any:
 
 
 def _bayes(name: str, bounds: tuple) -> Any:
-    from skopt.space import Integer, Real
+    from skopt.space import Categorical, Integer, Real
 
     low, high = bounds[:2]
+    if name == "conv_branch":
+        return Categorical([False, True], name=name)
     prior = "log-uniform" if len(bounds) == 3 else "uniform"
     if isinstance(low, int):
         return Integer(low, high, prior=prior, name=name)

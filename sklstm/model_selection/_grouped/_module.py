@@ -40,6 +40,10 @@ def unsupported(template: LSTMNetwork) -> str | None:
         return "quantile outputs"
     if template.lstm.proj_size:
         return "proj_size"
+    if (
+        getattr(template, "conv", None) is not None
+    ):  # batch norm: statistics across the batch
+        return "the convolutional branch (conv_branch)"
     for layer in list(template.head)[1:]:
         if not isinstance(layer, nn.Linear) and type(layer) not in (
             _ACTIVATION_FUNCTIONS
