@@ -13,6 +13,8 @@ mean fit seconds on this machine, for:
 - ``sklstm, no conv``: ``SequenceScaler`` + ``LSTMClassifier(conv_branch=
   False)``, the defaults before the convolutional branch;
 - ``sklstm defaults``: ``SequenceScaler`` + ``LSTMClassifier()``;
+- ``sklstm, conv on``: the same with ``conv_branch=True`` (the branch on
+  short sequences too; on long ones it is the defaults again);
 - ``sklstm tuned`` (``--tuned``): a small search, ``GridSearchCV`` with
   3-fold CV over ``conv_branch`` in {False, True} and ``lr`` in {2e-3, 5e-3}
   on the training split, refitted;
@@ -100,6 +102,7 @@ def models(with_tuned: bool) -> dict:
     out = {
         "sklstm, no conv": (lambda s, X: sklstm_model(s, X, conv_branch=False), "lstm"),
         "sklstm defaults": (lambda s, X: sklstm_model(s, X), "lstm"),
+        "sklstm, conv on": (lambda s, X: sklstm_model(s, X, conv_branch=True), "lstm"),
     }
     if with_tuned:
         out["sklstm tuned"] = (tuned, "lstm")

@@ -10,7 +10,7 @@ which has a do-nothing stand-in on older releases.
 import contextlib
 
 # joblib's backend interface (private too): the "sklstm" grouping backend
-from joblib._parallel_backends import ParallelBackendBase, SequentialBackend
+from joblib._parallel_backends import ParallelBackendBase
 from sklearn.base import _fit_context
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.model_selection._validation import _fit_and_score
@@ -43,7 +43,6 @@ __all__ = [
     "CallbackSupportMixin",
     "HasMethods",
     "ParallelBackendBase",
-    "SequentialBackend",
     "Interval",
     "RealNotInt",
     "StrOptions",

@@ -219,6 +219,20 @@ def test_padded_fits_equal_their_ordinary_fits(extra, monkeypatch):
     assert n_padded > 0
 
 
+def test_nested_cross_validation_groups_the_inner_searches():
+    inner = GridSearchCV(LSTMRegressor(**BASE), {"hidden_size": HIDDEN}, cv=2)
+    ordinary = cross_validate(inner, X, Y_REG, cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the outer fits are searches: no warning
+        ours, report = grouped(lambda: cross_validate(inner, X, Y_REG, cv=2))
+    assert_close_scores(ours["test_score"], ordinary["test_score"])
+    # each outer fold's inner search: 2 candidates x 2 folds in one group
+    assert [g["n_models"] for g in report.groups] == [4, 4]
+    assert report.reasons() == {
+        "a search inside the call (its own fits are grouped)": 2
+    }
+
+
 def test_fallbacks_are_reported_and_scores_kept():
     pipe = make_pipeline(FunctionTransformer(), LSTMRegressor(**BASE, hidden_size=3))
     grid = {"lstmregressor__lr": [1e-2, 2e-2]}

@@ -527,3 +527,55 @@ class _Payload:
 
     def __reduce__(self):
         return (os.mkdir, (self.marker,))
+
+
+@pytest.mark.parametrize(
+    "step, attribute, value, match",
+    [
+        (
+            "scaler",
+            "n_features_in_",
+            5,
+            r"center_ must be a finite float array of shape \(5,\)",
+        ),
+        ("scaler", "n_steps_seen_", 0, "n_steps_seen_ must be a positive integer"),
+        ("text", "vocab_size_", 10**6, "vocab_size_ must be"),
+    ],
+)
+def test_transformers_with_an_edited_state_are_refused(
+    tmp_path, reg_data, step, attribute, value, match
+):
+    if step == "scaler":
+        X, y = reg_data
+        pipe = make_pipeline(SequenceScaler(), LSTMRegressor(**FAST)).fit(X, y)
+        name = "SequenceScaler"
+    else:
+        texts = ["good film", "bad film", "very good", "very bad"] * 5
+        pipe = make_pipeline(TextSequencer(), LSTMClassifier(**FAST, embedding_dim=3))
+        pipe.fit(texts, ["pos", "neg", "pos", "neg"] * 5)
+        name = "TextSequencer"
+    path = save(pipe, tmp_path / "pipe.sklstm")
+    load(path)  # as saved: accepted
+
+    def edit(schema):
+        _node_of(schema, name)["content"]["content"][attribute] = _json_node(value)
+
+    with pytest.raises(ValueError, match=rf"edited.sklstm: .*{name}.*{match}"):
+        load(_edit_skops(path, edit))
+
+
+def _node_of(node, class_name):
+    """The first node of a skops schema that holds a ``class_name`` object."""
+    if isinstance(node, dict):
+        if node.get("__class__") == class_name:
+            return node
+        children = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return None
+    for child in children:
+        found = _node_of(child, class_name)
+        if found is not None:
+            return found
+    return None

@@ -144,6 +144,57 @@ class SequenceScaler(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         self.n_steps_seen_ = len(steps)
         return self
 
+    def _check_loaded_state(self) -> None:
+        """Refuse a restored fitted state that ``fit`` could not have made.
+
+        Called by :func:`sklstm.load` on every restored scaler.
+
+        Raises
+        ------
+        ValueError
+            Naming the first inconsistency: a missing or non-numeric
+            statistic, a length other than ``n_features_in_``, a non-finite
+            value or a scale that is not positive.
+        """
+        if not any(k.endswith("_") and not k.startswith("_") for k in vars(self)):
+            return  # an unfitted template (a meta-estimator's parameter)
+        n = self.__dict__.get("n_features_in_")
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n_features_in_ must be a positive integer, got {n!r}.")
+        steps = self.__dict__.get("n_steps_seen_")
+        if (
+            isinstance(steps, bool)
+            or not isinstance(steps, (int, np.integer))
+            or steps < 1
+        ):
+            raise ValueError(
+                f"n_steps_seen_ must be a positive integer, got {steps!r}."
+            )
+        names = ("center_", "scale_")
+        names += (
+            ("mean_", "var_")
+            if self.method == "standard"
+            else ("data_min_", "data_max_")
+        )
+        for name in names:
+            value = self.__dict__.get(name)
+            if not (
+                isinstance(value, np.ndarray)
+                and value.dtype.kind == "f"
+                and value.shape == (n,)
+                and np.isfinite(value).all()
+            ):
+                raise ValueError(
+                    f"{name} must be a finite float array of shape ({n},) "
+                    f"(one value per feature)."
+                )
+        if not (self.scale_ > 0).all():
+            raise ValueError("scale_ must be positive (a zero scale divides by zero).")
+        if self.method == "standard" and (self.var_ < 0).any():
+            raise ValueError("var_ must not be negative.")
+        if self.method != "standard" and (self.data_min_ > self.data_max_).any():
+            raise ValueError("data_min_ must not exceed data_max_.")
+
     def transform(self, X):
         """Scale sequences with the fitted statistics.
 

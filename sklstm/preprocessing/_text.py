@@ -189,6 +189,43 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         return self._encode(self._tokenize(X))
 
+    def _check_loaded_state(self) -> None:
+        """Refuse a restored vocabulary that ``fit`` could not have made.
+
+        Called by :func:`sklstm.load` on every restored sequencer.
+
+        Raises
+        ------
+        ValueError
+            If ``vocabulary_`` is not a mapping of distinct strings to the
+            ids ``OOV_ID + 1, ..., vocab_size_ - 1`` (each once), or
+            ``vocab_size_`` does not match it.
+        """
+        if not any(k.endswith("_") and not k.startswith("_") for k in vars(self)):
+            return  # an unfitted template (a meta-estimator's parameter)
+        vocab = self.__dict__.get("vocabulary_")
+        size = self.__dict__.get("vocab_size_")
+        if not isinstance(vocab, dict) or not vocab:
+            raise ValueError("vocabulary_ must be a non-empty dict of token to id.")
+        if not all(isinstance(t, str) for t in vocab):
+            raise ValueError("vocabulary_ keys must be strings (tokens).")
+        ids = sorted(vocab.values(), key=lambda i: (not isinstance(i, int), i))
+        expected = list(range(OOV_ID + 1, OOV_ID + 1 + len(vocab)))
+        if (
+            any(isinstance(i, bool) or not isinstance(i, int) for i in ids)
+            or ids != expected
+        ):
+            raise ValueError(
+                f"vocabulary_ ids must be the integers {OOV_ID + 1}.."
+                f"{len(vocab) + OOV_ID}, each once (0 is padding, 1 "
+                "out-of-vocabulary)."
+            )
+        if size != len(vocab) + OOV_ID + 1 or isinstance(size, bool):
+            raise ValueError(
+                f"vocab_size_ must be {len(vocab) + OOV_ID + 1} (the vocabulary "
+                f"plus padding and out-of-vocabulary ids), got {size!r}."
+            )
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.string = True

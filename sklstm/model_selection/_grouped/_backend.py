@@ -38,8 +38,8 @@ from sklstm._data import is_sequence_list
 from sklstm._engine._runtime import resolve_device
 from sklstm._fitplan import pretrained
 from sklstm._sklearn_private import (
+    BaseSearchCV,
     ParallelBackendBase,
-    SequentialBackend,
     _fit_and_score,
 )
 
@@ -220,8 +220,17 @@ class GroupingBackend(ParallelBackendBase):
         return out.get(timeout)
 
     def get_nested_backend(self):
-        # what a fit runs in parallel itself runs in this process
-        return SequentialBackend(nesting_level=self.nesting_level + 1), None
+        # a search inside a call (nested cross-validation) groups its own
+        # fits; other nested parallel work runs in this process
+        nested = GroupingBackend(
+            nesting_level=self.nesting_level + 1,
+            grouping=self.grouping,
+            max_group_size=self.max_group_size,
+            cuda_graphs=self.cuda_graphs,
+            report=self.report,
+            verbose=self.verbose,
+        )
+        return nested, None
 
     def abort_everything(self, ensure_ready=True) -> None:
         self._jobs = []
@@ -281,6 +290,8 @@ class GroupingBackend(ParallelBackendBase):
         """Why ``fit`` is done ordinarily before preparing it (or None)."""
         if self.grouping == "never":
             return "grouping='never'"
+        if isinstance(fit.estimator, BaseSearchCV):
+            return "a search inside the call (its own fits are grouped)"
         if not isinstance(fit.estimator, _BaseLSTM):
             return f"{type(fit.estimator).__name__} is not an sklstm estimator"
         if fit_params:
@@ -325,6 +336,7 @@ class GroupingBackend(ParallelBackendBase):
             if reason is None:
                 by_key[(id(fit.X), _plan.group_key(fit.member))].append(fit)
             else:
+                fit.member = None  # its prepared net is not needed
                 ordinary.append((fit.job, self._fallback(fit, reason)))
         chunks = []
         for (_, _), same in by_key.items():
@@ -338,9 +350,9 @@ class GroupingBackend(ParallelBackendBase):
                         m.meta["inputs"] = inputs
                     chunks.append(chunk_fits)
                 else:
-                    ordinary.extend(
-                        (f.job, self._fallback(f, reason)) for f in chunk_fits
-                    )
+                    for f in chunk_fits:
+                        f.member = None
+                        ordinary.append((f.job, self._fallback(f, reason)))
         return chunks
 
     def _device_reason(self, fit: _Fit) -> str | None:
@@ -482,7 +494,12 @@ def _add_fit_time(job: _Job, seconds: float) -> None:
 
 # fallbacks asked for (grouping="never") or chosen by the CPU cost model:
 # reported, not warned about
-_BY_DESIGN = ("grouping='never'", "a group of one model", "model too large")
+_BY_DESIGN = (
+    "grouping='never'",
+    "a group of one model",
+    "model too large",
+    "a search inside",
+)
 
 
 def _warn(counts: Counter) -> None:
