@@ -334,3 +334,24 @@ def test_cpu_auto_groups_only_where_measured_faster():
     assert [g["hidden_sizes"] for g in report.groups] == [[4, 4]]
     (reason,) = report.reasons()
     assert reason.startswith("model too large to group on the CPU")
+
+
+def test_ordinary_fits_use_the_searchs_processes():
+    from sklstm.model_selection._grouped._backend import _processes
+
+    with joblib.parallel_config(backend="sklstm"):
+        # the search's n_jobs, never the backend's own (unbounded) count
+        assert _processes(None) == _processes(1) == 1
+        assert _processes(2) == min(2, joblib.cpu_count())
+        assert _processes(-1) == joblib.cpu_count()
+        assert _processes(10**6) == joblib.cpu_count()
+    large = LSTMRegressor(**{**BASE, "batch_size": 64}, hidden_size=32)
+    grid = {"lr": [1e-2, 2e-2]}
+    ordinary = GridSearchCV(large, grid, cv=2).fit(X, Y_REG)
+    report = GroupingReport()
+    with joblib.parallel_config(backend="sklstm", report=report):
+        ours = GridSearchCV(large, grid, cv=2, n_jobs=2).fit(X, Y_REG)
+    assert report.groups == [] and len(report.fallbacks) == 4
+    assert_close_scores(
+        ours.cv_results_["mean_test_score"], ordinary.cv_results_["mean_test_score"]
+    )

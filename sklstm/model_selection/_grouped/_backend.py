@@ -433,7 +433,7 @@ class GroupingBackend(ParallelBackendBase):
 
     def _run_ordinary(self, ordinary: list) -> None:
         jobs = [job for job, _ in ordinary if not job.done]
-        n_jobs = joblib.effective_n_jobs(self.n_jobs) if self.n_jobs else 1
+        n_jobs = _processes(self.n_jobs)
         fits = [j for j, reason in ordinary if reason is not None and not j.done]
         if n_jobs > 1 and len(fits) > 1:
             done = joblib.Parallel(n_jobs=n_jobs, backend="loky")(
@@ -476,6 +476,20 @@ def _windows(fits: list[_Fit], size: int):
         window.append(fit)
     if window:
         yield window
+
+
+def _processes(n_jobs) -> int:
+    """Worker processes for the ordinary fits: the search's ``n_jobs``.
+
+    Resolved here, not by ``joblib.effective_n_jobs``, which would ask the
+    active backend (this one, which reports every call as dispatchable).
+    """
+    if n_jobs is None or n_jobs == 0:
+        return 1
+    n_jobs = int(n_jobs)
+    if n_jobs < 0:
+        n_jobs = joblib.cpu_count() + 1 + n_jobs
+    return max(1, min(n_jobs, joblib.cpu_count()))
 
 
 def _call(batch):
