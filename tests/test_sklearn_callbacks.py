@@ -266,3 +266,28 @@ def test_progress_bar_under_grid_search(reg_data, n_jobs, capsys):
     assert "GridSearchCV - fit" in out
     assert "LSTMRegressor - fit" in out
     assert search.best_estimator_.n_iter_ == FAST["max_epochs"]
+
+
+def test_progress_bar_under_the_grouping_backend(reg_data, capsys):
+    """A search's propagated callbacks survive fits adopted from a group."""
+    pytest.importorskip("rich")
+    import joblib
+
+    from sklstm.model_selection import GroupingReport
+
+    X, y = reg_data
+    search = GridSearchCV(LSTMRegressor(**FAST), {"lr": [0.01, 0.02]}, cv=2)
+    search.set_callbacks(sklearn_callback.ProgressBar(max_propagation_depth=None))
+    report = GroupingReport()
+    with joblib.parallel_config(backend="sklstm", grouping="always", report=report):
+        search.fit(X, y)
+    assert [g["n_models"] for g in report.groups] == [4]
+    out = capsys.readouterr().out
+    assert "GridSearchCV - fit" in out and "refit" in out
+    plain = GridSearchCV(LSTMRegressor(**FAST), {"lr": [0.01, 0.02]}, cv=2).fit(X, y)
+    np.testing.assert_allclose(
+        search.cv_results_["mean_test_score"],
+        plain.cv_results_["mean_test_score"],
+        rtol=0,
+        atol=1e-4,
+    )
