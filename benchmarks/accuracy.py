@@ -161,8 +161,10 @@ def _note(model) -> str:
     if hasattr(model, "steps"):
         lstm = model[-1]
         text = (
-            f"conv {lstm.conv_branch_}, batch {lstm.batch_size_}, "
-            f"{lstm.max_epochs_} epochs, patch {lstm.patch_size_}"
+            f"conv {lstm.conv_branch_}"
+            + (f" (pool {lstm.conv_pool_size_})" if lstm.conv_branch_ else "")
+            + f", batch {lstm.batch_size_}, {lstm.max_epochs_} epochs, "
+            f"patch {lstm.patch_size_}"
         )
         if best is not None:
             text += ", chose " + ", ".join(

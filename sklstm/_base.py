@@ -65,6 +65,10 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
         "conv_branch": ["boolean", StrOptions({"auto"})],
         "conv_filters": [tuple, list, Interval(Integral, 1, None, closed="left")],
         "conv_kernel_sizes": [tuple, list, Interval(Integral, 1, None, closed="left")],
+        "conv_pool_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "gate_init": [StrOptions({"default", "forget_bias", "chrono"})],
         "optimizer": [StrOptions(set(_build.OPTIMIZERS)), callable],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -122,6 +126,7 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
         conv_branch: bool | str = "auto",
         conv_filters: tuple[int, ...] = (64, 128, 64),
         conv_kernel_sizes: tuple[int, ...] = (8, 5, 3),
+        conv_pool_size: int | str = "auto",
         gate_init: str = "forget_bias",
         optimizer: str | type = "adam",
         lr: float = 5e-3,
@@ -169,6 +174,7 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
         self.conv_branch = conv_branch
         self.conv_filters = conv_filters
         self.conv_kernel_sizes = conv_kernel_sizes
+        self.conv_pool_size = conv_pool_size
         self.gate_init = gate_init
         self.optimizer = optimizer
         self.lr = lr
@@ -230,7 +236,13 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
         batch = getattr(self, "batch_size_", None)
         if batch is None:
             batch = 64 if self.batch_size == "auto" else int(self.batch_size)
-        return auto_threads(int(batch), width, int(self.hidden_size))
+        # raw steps of the longest training sequence (its patches' span)
+        steps = (getattr(self, "lstm_steps_", None) or 1) * getattr(
+            self, "patch_stride_", 1
+        )
+        return auto_threads(
+            int(batch), width, int(self.hidden_size), _build.conv_work(self, steps)
+        )
 
     def save(self, path):
         """Save the fitted model in sklstm's safe format.

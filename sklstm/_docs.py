@@ -95,13 +95,13 @@ conv_branch : bool or "auto", default="auto"
     Add a fully convolutional branch beside the LSTM (LSTM-FCN: Karim et
     al., IEEE Access 2018; MLSTM-FCN for several features, Neural Networks
     2019): blocks of a 1D convolution over the raw time steps, batch
-    normalization and ReLU (the FCN of Wang et al., IJCNN 2017), then a
-    global average over time (over each row's own steps for variable-length
-    input), concatenated with the LSTM's summary before the head.
-    ``"auto"`` uses it for numeric sequences of at least 64 steps (the
-    longest training sequence), where it measured more accurate (user
-    guide, "Accuracy against MiniRocket"; ``benchmarks/accuracy.py``); it
-    costs more time per fit than the LSTM on patches. Not with
+    normalization and ReLU (the FCN of Wang et al., IJCNN 2017), max
+    pooling between blocks (``conv_pool_size``), then a global average over
+    time (over each row's own steps for variable-length input),
+    concatenated with the LSTM's summary before the head. ``"auto"`` uses
+    it for numeric sequences of at least 64 steps (the longest training
+    sequence), where it measured more accurate (user guide, "Accuracy
+    against MiniRocket"; ``benchmarks/accuracy.py``). Not with
     ``return_sequences=True``, ``stateful=True`` or token ids (``"auto"``
     leaves it out there). The value used is ``conv_branch_``.
 
@@ -109,8 +109,23 @@ conv_filters : int or tuple of int, default=(64, 128, 64)
     Output channels of each convolution block (an int is one block).
 
 conv_kernel_sizes : int or tuple of int, default=(8, 5, 3)
-    Kernel width of each block, in raw time steps; one per entry of
+    Kernel width of each block, in the steps that block reads (raw time
+    steps for the first, pooled steps after it); one per entry of
     ``conv_filters``.
+
+conv_pool_size : int or "auto", default="auto"
+    Max pooling over time between consecutive convolution blocks: each
+    block after the first reads windows of ``conv_pool_size`` steps of the
+    previous one reduced to their maximum (Zheng et al., "Time Series
+    Classification Using Multi-Channels Deep Convolutional Neural
+    Networks", WAIM 2014), so the last block sees a long stretch of the
+    series and costs a fraction of the first. 1 is the plain FCN.
+    ``"auto"`` pools by ``longest // 16`` steps, between 1 and 8 (8 from 128
+    steps): on the long UCR series of ``benchmarks/accuracy.py`` pooling by
+    8 was more accurate than 1, 2, 4 or 16 and about 3 times faster than
+    none. The value used is ``conv_pool_size_``. With the branch,
+    ``max_epochs="auto"`` trains for at least 400 optimizer steps (30-300
+    epochs) instead of 1000: the pooled branch needed no more.
 
 gate_init : {"forget_bias", "chrono", "default"}, default="forget_bias"
     Initial LSTM gate biases. ``"forget_bias"``: forget-gate bias 1
@@ -151,8 +166,9 @@ batch_size : int or "auto", default="auto"
 max_epochs : int or "auto", default="auto"
     Passes over the training data (fewer with early stopping). ``"auto"``
     trains for at least 1000 optimizer steps, within 50 to 300 epochs (40
-    rows in batches of 8: 200 epochs; large data sets: 50). The value used
-    is ``max_epochs_``.
+    rows in batches of 8: 200 epochs; large data sets: 50), or with the
+    convolutional branch (``conv_branch_``) at least 400 steps within 30
+    to 300 epochs. The value used is ``max_epochs_``.
 
 shuffle : bool, default=True
     Shuffle the training rows every epoch.
@@ -346,6 +362,10 @@ patch_size_, patch_stride_ : int
 conv_branch_ : bool
     Whether the network has the convolutional branch (``conv_branch``
     resolved on the training data).
+
+conv_pool_size_ : int
+    The pooling between convolution blocks (``conv_pool_size`` resolved;
+    1 without the branch).
 
 lstm_steps_ : int
     The longest training sequence in LSTM steps (patches, with patching).

@@ -181,7 +181,10 @@ def resolve_training(est, n_train: int, *, incremental: bool) -> None:
     )
     est.batch_size_ = _build.resolve_batch_size(est.batch_size, n_train)
     est.max_epochs_ = _build.resolve_max_epochs(
-        est.max_epochs, n_train, est.batch_size_
+        est.max_epochs,
+        n_train,
+        est.batch_size_,
+        conv=getattr(est, "conv_branch_", False),
     )
 
 

@@ -11,8 +11,9 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
 from sklstm import LSTMClassifier, LSTMRegressor, load, save
-from sklstm._engine._build import CONV_AUTO_MIN_STEPS
+from sklstm._engine._build import CONV_AUTO_MIN_STEPS, conv_work, resolve_max_epochs
 from sklstm._engine._conv import ConvBranch
+from sklstm._engine._runtime import auto_threads
 from sklstm.model_selection import GroupingReport, search_space
 
 FAST = SETTINGS["fast"]
@@ -50,6 +51,9 @@ def test_auto_uses_the_branch_on_long_numeric_sequences_only():
         (dict(conv_filters=(3, 0)), "positive"),
         (dict(conv_kernel_sizes=(True, 3, 3)), "positive"),
         (dict(conv_filters=()), "non-empty"),
+        (dict(conv_pool_size=0), "conv_pool_size"),
+        (dict(conv_pool_size=np.float64(2.0)), "conv_pool_size"),
+        (dict(conv_pool_size="max"), "conv_pool_size"),
     ],
 )
 def test_bad_combinations_name_the_fix(params, match):
@@ -63,24 +67,78 @@ def test_set_params_then_partial_fit_is_checked():
         est.set_params(conv_kernel_sizes=(3,)).partial_fit(LONG, LABELS)
 
 
-def test_masked_pooling_reads_each_row_alone():
-    """A padded row's summary equals the same row given alone (eval mode)."""
+@pytest.mark.parametrize("pool", [1, 2, 3])
+def test_masked_pooling_reads_each_row_alone(pool):
+    """A padded row's summary equals the same row given alone (eval mode),
+    pooled windows cut by the row's end included."""
     torch.manual_seed(0)
-    branch = ConvBranch(2, (3, 5), (4, 3)).eval()
-    x = torch.randn(3, 9, 2)
-    lengths = torch.tensor([9, 4, 6])
+    branch = ConvBranch(2, (3, 5, 4), (4, 3, 2), pool_size=pool).eval()
+    with torch.no_grad():  # biases that make a padded step's output non-zero
+        for block in branch.blocks:
+            block[2].bias.uniform_(0.5, 1.0)
+    x = torch.randn(4, 11, 2)
+    lengths = torch.tensor([11, 4, 7, 2])
     garbage = x.clone()
     garbage[1, 4:] = 100.0  # whatever sits in the padding is ignored
-    garbage[2, 6:] = -7.0
+    garbage[2, 7:] = -7.0
+    garbage[3, 2:] = 50.0
     batch = branch(garbage, lengths)
     for i, n in enumerate(lengths.tolist()):
         alone = branch(x[i : i + 1, :n])
         torch.testing.assert_close(batch[i : i + 1], alone, rtol=1e-5, atol=1e-6)
+    if pool > 1:  # the padding changes the result unless masked: the test can fail
+        assert not torch.allclose(branch(garbage)[1], batch[1], atol=1e-3)
 
 
-def test_ragged_fit_and_predict_do_not_depend_on_the_batch():
+def test_pooling_between_blocks_shortens_what_each_block_reads():
+    branch = ConvBranch(1, (2, 2, 2), (3, 3, 3), pool_size=4)
+    seen = []
+    for block in branch.blocks:
+        block[1].register_forward_hook(lambda m, i, o: seen.append(o.shape[-1]))
+    branch(torch.randn(2, 37, 1))
+    assert seen == [37, 10, 3]  # ceil(37 / 4), ceil(10 / 4)
+    with pytest.raises(ValueError, match="conv_pool_size"):
+        ConvBranch(1, (2,), (3,), pool_size=0)
+
+
+def test_auto_pooling_and_training_length_follow_the_data():
+    est = LSTMClassifier(**{**FAST, "max_epochs": 1}, **SMALL_CONV).fit(LONG, LABELS)
+    # 64 steps // 16; the network pools as recorded
+    assert est.conv_pool_size_ == 4 == est.net_.module_.conv.pool_size
+    forced = LSTMClassifier(**FAST, **SMALL_CONV, conv_branch=True)
+    assert forced.fit(LONG[:, :20], LABELS).conv_pool_size_ == 1
+    long = np.repeat(LONG[:, :, :1], 4, axis=1)  # 256 steps: the cap of 8
+    assert forced.fit(long, LABELS).conv_pool_size_ == 8
+    set_ = LSTMClassifier(**FAST, **SMALL_CONV, conv_pool_size=np.int64(3))
+    assert set_.fit(LONG, LABELS).net_.module_.conv.pool_size == 3
+    off = LSTMClassifier(**FAST, conv_branch=False, conv_pool_size=5)
+    assert off.fit(LONG, LABELS).conv_pool_size_ == 1
+    # "auto" epochs: 400 optimizer steps with the branch, 1000 without
+    assert resolve_max_epochs("auto", 40, 8, conv=True) == 80
+    assert resolve_max_epochs("auto", 40, 8) == 200
+    assert resolve_max_epochs("auto", 200, 16, conv=True) == 31
+    assert resolve_max_epochs(7, 40, 8, conv=True) == 7
+    auto = LSTMClassifier(random_state=0, hidden_size=2, **SMALL_CONV)
+    assert auto.fit(LONG, LABELS).max_epochs_ == 80  # 40 rows, batches of 8
+
+
+def test_threads_count_the_branch_work():
+    est = LSTMClassifier(**FAST, conv_filters=(8, 16), conv_kernel_sizes=(5, 3))
+    est.fit(LONG, LABELS)
+    # 64 raw steps x 2 features -> 8 filters, then 16 pooled steps -> 16 filters
+    assert conv_work(est, 64) == 64 * 2 * 8 * 5 + 16 * 8 * 16 * 3
+    assert (
+        conv_work(LSTMClassifier(**FAST, conv_branch=False).fit(LONG, LABELS), 64) == 0
+    )
+    assert auto_threads(8, 2, 4, conv_work=0) == 1
+    assert auto_threads(8, 2, 4, conv_work=10**6) == torch.get_num_threads()
+
+
+@pytest.mark.parametrize("pool", [1, 3])
+def test_ragged_fit_and_predict_do_not_depend_on_the_batch(pool):
     seqs = [x[: 20 + 3 * (i % 10)] for i, x in enumerate(LONG)]
-    est = LSTMClassifier(**FAST, **SMALL_CONV, conv_branch=True).fit(seqs, LABELS)
+    est = LSTMClassifier(**FAST, **SMALL_CONV, conv_branch=True, conv_pool_size=pool)
+    est.fit(seqs, LABELS)
     together = est.predict_proba(seqs)
     alone = np.vstack([est.predict_proba([s]) for s in seqs[:5]])
     np.testing.assert_allclose(together[:5], alone, rtol=1e-5, atol=1e-6)
@@ -114,8 +172,16 @@ def test_persistence_round_trip_and_warm_start(tmp_path):
     before = again.net_.module_.conv.blocks[0][1].weight.detach().clone()
     again.partial_fit(LONG, LABELS)
     assert not torch.equal(before, again.net_.module_.conv.blocks[0][1].weight)
-    # a warm start that would drop the branch is refused, naming it
-    est.set_params(warm_start=True, conv_branch=False)
+    assert again.conv_pool_size_ == est.conv_pool_size_ == 4
+    assert again.net_.module_.conv.pool_size == 4
+    # a warm start that would drop the branch or change its pooling is
+    # refused, naming it
+    est.set_params(warm_start=True, conv_pool_size=2)
+    with pytest.raises(ValueError, match="conv_pool_size"):
+        est.fit(LONG, LABELS)
+    est.set_params(conv_pool_size=4)
+    est.fit(LONG, LABELS)  # the same pooling, set explicitly: trains on
+    est.set_params(conv_branch=False)
     with pytest.raises(ValueError, match="conv_filters"):
         est.fit(LONG, LABELS)
 

@@ -63,6 +63,15 @@ def _case(name):
             **FAST, conv_branch=True, conv_filters=(3, 4), conv_kernel_sizes=(3, 2)
         )
         return est.set_params(patch_size=2).fit(X, labels), X_new[:, :8]
+    if name == "clf_conv_pooled":  # pooled windows cut by the end of the input
+        est = LSTMClassifier(
+            **FAST,
+            conv_branch=True,
+            conv_filters=(3, 4, 2),
+            conv_kernel_sizes=(3, 2, 2),
+            conv_pool_size=4,
+        )
+        return est.fit(X, labels), X_new
     if name == "reg_conv_channels_first":
         est = LSTMRegressor(
             **FAST,
@@ -95,6 +104,7 @@ def _run(path, X):
         "clf_multiclass_sequences",
         "clf_embedding",
         "clf_conv_patched",
+        "clf_conv_pooled",
         "reg_conv_channels_first",
     ],
 )

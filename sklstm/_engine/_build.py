@@ -52,16 +52,27 @@ ARCHITECTURE = (
     "patch_size",
     "conv_filters",  # () without the convolutional branch
     "conv_kernel_sizes",
+    # weightless, but the blocks after the first read pooled steps: their
+    # weights mean nothing at another pooling
+    "conv_pool_size",
 )
 
 # conv_branch="auto": the convolutional branch for numeric sequences of at
 # least this many steps (benchmarks/accuracy.py; docs/user_guide/accuracy.md)
 CONV_AUTO_MIN_STEPS = 64
+# conv_pool_size="auto": pool by longest // CONV_POOL_PER, within 1..CONV_POOL_MAX
+# (8 from 128 steps: the most accurate of 2-16 on OSULeaf and ArrowHead)
+CONV_POOL_PER = 16
+CONV_POOL_MAX = 8
 
 
-# "auto" training length: at least this many optimizer steps, within these epochs
+# "auto" training length: at least this many optimizer steps, within these
+# epochs; with the convolutional branch (batch norm, pooled blocks) 400 steps
+# were as accurate as 1000 (benchmarks/accuracy.py)
 AUTO_MIN_STEPS = 1000
 AUTO_EPOCHS = (50, 300)
+AUTO_MIN_STEPS_CONV = 400
+AUTO_EPOCHS_CONV = (30, 300)
 AUTO_BATCH = (8, 64)
 
 
@@ -75,14 +86,21 @@ def resolve_batch_size(batch_size, n_train: int) -> int:
     return int(min(high, max(low, power)))
 
 
-def resolve_max_epochs(max_epochs, n_train: int, batch_size: int) -> int:
+def resolve_max_epochs(
+    max_epochs, n_train: int, batch_size: int, *, conv: bool = False
+) -> int:
     """``max_epochs``, or for ``"auto"`` enough epochs for ``AUTO_MIN_STEPS``
-    optimizer steps, within ``AUTO_EPOCHS``."""
+    optimizer steps, within ``AUTO_EPOCHS`` (``AUTO_MIN_STEPS_CONV`` within
+    ``AUTO_EPOCHS_CONV`` for a network with the convolutional branch)."""
     if max_epochs != "auto":
         return int(max_epochs)
     steps = -(-max(n_train, 1) // batch_size)
-    low, high = AUTO_EPOCHS
-    return int(min(high, max(low, -(-AUTO_MIN_STEPS // steps))))
+    need, (low, high) = (
+        (AUTO_MIN_STEPS_CONV, AUTO_EPOCHS_CONV)
+        if conv
+        else (AUTO_MIN_STEPS, AUTO_EPOCHS)
+    )
+    return int(min(high, max(low, -(-need // steps))))
 
 
 @functools.cache
@@ -155,6 +173,26 @@ def resolve_conv_branch(est, longest: int, *, tokens: bool) -> bool:
     return longest >= CONV_AUTO_MIN_STEPS
 
 
+def resolve_conv_pool_size(est, longest: int) -> int:
+    """``conv_pool_size`` on data whose longest sequence has ``longest`` steps."""
+    if est.conv_pool_size != "auto":
+        return int(est.conv_pool_size)
+    return int(min(CONV_POOL_MAX, max(1, longest // CONV_POOL_PER)))
+
+
+def conv_work(est, steps: int) -> int:
+    """Multiply-adds of the fitted convolutional branch for one sequence of
+    ``steps`` raw steps (0 without the branch)."""
+    if not getattr(est, "conv_branch_", False):
+        return 0
+    pool = int(getattr(est, "conv_pool_size_", 1))
+    width, work = int(est.input_size_), 0
+    for out, kernel in zip(*conv_layers(est), strict=True):
+        work += steps * width * out * kernel
+        width, steps = out, -(-steps // pool)
+    return work
+
+
 def module_params(est, input_size: int, output_size: int) -> dict:
     """Keyword arguments of ``LSTMNetwork`` for this estimator.
 
@@ -190,6 +228,7 @@ def module_params(est, input_size: int, output_size: int) -> dict:
                 strict=True,
             )
         ),
+        "conv_pool_size": int(getattr(est, "conv_pool_size_", 1)),
     }
 
 
@@ -478,6 +517,8 @@ def check_architecture(est, net: SequenceNet) -> None:
     if not isinstance(est.conv_branch, str):  # explicit: replaces the fitted one
         layers = conv_layers(est) if est.conv_branch else ((), ())
         new.update(zip(("conv_filters", "conv_kernel_sizes"), layers, strict=True))
+    if est.conv_pool_size != "auto" and new["conv_filters"]:
+        new["conv_pool_size"] = int(est.conv_pool_size)
     changed = [
         name for name in ARCHITECTURE if getattr(net, f"module__{name}") != new[name]
     ]

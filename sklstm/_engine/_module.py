@@ -98,6 +98,7 @@ class LSTMNetwork(nn.Module):
         patch_stride: int | None = None,
         conv_filters: tuple[int, ...] = (),
         conv_kernel_sizes: tuple[int, ...] = (),
+        conv_pool_size: int = 1,
     ) -> None:
         super().__init__()
         self.return_sequences = return_sequences
@@ -143,7 +144,9 @@ class LSTMNetwork(nn.Module):
                     "the convolutional branch summarizes numeric sequences: it "
                     "has no per-step output and reads no token ids."
                 )
-            self.conv = ConvBranch(self.input_size, conv_filters, conv_kernel_sizes)
+            self.conv = ConvBranch(
+                self.input_size, conv_filters, conv_kernel_sizes, conv_pool_size
+            )
             width += self.conv.out_features
         # always present (p may be 0), so that dropout can change between fits
         layers: list[nn.Module] = [nn.Dropout(dropout)]

@@ -141,12 +141,23 @@ def out_of_memory_as(advice: str) -> Iterator[None]:
 # above it (batch 256, 128 units: 17M) it gained 1.7-1.8x. Measured with
 # `python benchmarks/run.py --only threads`.
 _SMALL_STEP_WORK = 8_000_000
+# The convolutional branch runs each block over a whole batch in one call: from
+# this many multiply-adds per batch (all blocks) a second thread gained 1.1x
+# (GunPoint, 7M), 1.15x (BasicMotions, 9M) and 1.4x (OSULeaf, 41M) on fits of
+# benchmarks/accuracy.py (2 cores, idle).
+_SMALL_CONV_WORK = 4_000_000
 
 
-def auto_threads(batch_size: int, input_size: int, hidden_size: int) -> int:
-    """Threads worth using for one model: 1 for small ones, else the current count."""
+def auto_threads(
+    batch_size: int, input_size: int, hidden_size: int, conv_work: int = 0
+) -> int:
+    """Threads worth using for one model: 1 for small ones, else the current count.
+
+    ``conv_work`` is the convolutional branch's multiply-adds per sequence.
+    """
     work = batch_size * 4 * hidden_size * (input_size + hidden_size)
-    return 1 if work < _SMALL_STEP_WORK else torch.get_num_threads()
+    small = work < _SMALL_STEP_WORK and batch_size * conv_work < _SMALL_CONV_WORK
+    return 1 if small else torch.get_num_threads()
 
 
 _lock = threading.Lock()
