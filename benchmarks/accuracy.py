@@ -1,12 +1,15 @@
 """sklstm against the baselines users would pick: MiniRocket and 1-NN.
 
     pip install aeon        # the UCR/UEA data sets and MiniRocket (optional)
-    python benchmarks/accuracy.py [--seeds 3] [--only GunPoint ...] [--tuned]
-        [--models "sklstm tuned" ...]
+    python benchmarks/accuracy.py [--seeds 3] [--only GunPoint ...] [--others]
+        [--tuned] [--models "sklstm tuned" ...]
 
 Official train/test splits of five collections bundled with aeon: GunPoint
 (150 steps), OSULeaf (427), BasicMotions (6 channels x 100), ItalyPowerDemand
-(24) and JapaneseVowels (12 channels, 7-29 steps: ragged). Each row is the
+(24) and JapaneseVowels (12 channels, 7-29 steps: ragged); ``--others`` adds
+the other classification collections aeon bundles, which the defaults were
+not chosen on: ArrowHead (251), ACSF1 (1460) and PickupGestureWiimoteZ
+(29-361 steps: ragged). Each row is the
 mean test accuracy over ``--seeds`` seeds (the spread is max - min) and the
 mean fit seconds on this machine, for:
 
@@ -15,16 +18,18 @@ mean fit seconds on this machine, for:
 - ``sklstm defaults``: ``SequenceScaler`` + ``LSTMClassifier()``;
 - ``sklstm, conv on``: the same with ``conv_branch=True`` (the branch on
   short sequences too; on long ones it is the defaults again);
+- ``sklstm, no pooling``: ``conv_branch=True, conv_pool_size=1``, the
+  plain FCN branch (no pooling between its blocks);
 - ``sklstm tuned`` (``--tuned``): a small search, ``GridSearchCV`` with
   3-fold CV over ``conv_branch`` in {False, True} and ``lr`` in {2e-3, 5e-3}
   on the training split, refitted;
 - ``MiniRocket``: aeon's ``MiniRocketClassifier`` (random_state = seed); on
-  JapaneseVowels it reads copies zero-padded to the longest sequence;
+  the ragged collections it reads copies zero-padded to the longest sequence;
 - ``1-NN Euclidean``: scikit-learn's ``KNeighborsClassifier(1)`` on the
-  flattened series (zero-padded for JapaneseVowels).
+  flattened series (zero-padded when ragged).
 
 aeon holds data channels first, hence ``data_format="channels_first"``; the
-ragged collection comes as a list of ``(channels, steps)`` arrays, given to
+ragged collections come as lists of ``(channels, steps)`` arrays, given to
 sklstm as ``(steps, channels)`` arrays (its ragged layout).
 """
 
@@ -47,6 +52,7 @@ from sklstm import LSTMClassifier  # noqa: E402
 from sklstm.preprocessing import SequenceScaler  # noqa: E402
 
 DATASETS = ["GunPoint", "OSULeaf", "BasicMotions", "ItalyPowerDemand", "JapaneseVowels"]
+OTHERS = ["ArrowHead", "ACSF1", "PickupGestureWiimoteZ"]
 
 
 def load(name: str):
@@ -103,6 +109,10 @@ def models(with_tuned: bool) -> dict:
         "sklstm, no conv": (lambda s, X: sklstm_model(s, X, conv_branch=False), "lstm"),
         "sklstm defaults": (lambda s, X: sklstm_model(s, X), "lstm"),
         "sklstm, conv on": (lambda s, X: sklstm_model(s, X, conv_branch=True), "lstm"),
+        "sklstm, no pooling": (
+            lambda s, X: sklstm_model(s, X, conv_branch=True, conv_pool_size=1),
+            "lstm",
+        ),
     }
     if with_tuned:
         out["sklstm tuned"] = (tuned, "lstm")
@@ -178,6 +188,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--only", nargs="*", default=DATASETS)
+    parser.add_argument(
+        "--others", action="store_true", help=f"add {', '.join(OTHERS)}"
+    )
     parser.add_argument("--tuned", action="store_true")
     parser.add_argument(
         "--models", nargs="*", default=None, help="model labels to run (default: all)"
@@ -185,7 +198,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = [
         r
-        for name in args.only
+        for name in args.only + (OTHERS if args.others else [])
         for r in evaluate(name, args.seeds, args.tuned, args.models)
     ]
     print("| data set | model | test accuracy | spread | fit s | used |")
