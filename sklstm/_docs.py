@@ -288,7 +288,10 @@ warm_start : bool, default=False
     ``fit`` runs a new learning-rate schedule of ``max_epochs`` epochs from
     ``lr``; under ``partial_fit`` the schedule carries on unless its
     settings change (N calls follow the schedule of one fit of N epochs,
-    holding the final rate past ``max_epochs``). Changing an architecture parameter
+    holding the final rate past ``max_epochs``); a schedule that does not
+    carry on restarts the rate at ``lr`` (``partial_fit`` after a ``fit``
+    with ``lr_scheduler="auto"`` trains at ``lr``, not at the cosine's
+    final rate of 0). Changing an architecture parameter
     (``hidden_size``, ``num_layers``, ``bidirectional``, ``head_units``,
     ``head_activation``, ``norm``, ``return_sequences``, ``embedding_dim``)
     raises a ``ValueError``: refit with ``warm_start=False``.

@@ -116,6 +116,26 @@ def test_partial_fit_past_the_schedule_holds_the_final_rate(policy, reg_data):
     assert len(lrs) == 5 and lrs[3] == lrs[4] == pytest.approx(lrs[2])
 
 
+def test_partial_fit_after_an_auto_fit_trains_at_lr(reg_data):
+    """The "auto" cosine of a fit ends at a rate of 0; partial_fit's constant
+    rate starts again from lr instead of carrying that 0 on."""
+    X, y = reg_data
+    est = LSTMRegressor(**{**FAST, "max_epochs": 3, "lr": 0.01, "lr_scheduler": "auto"})
+    est.fit(X, y)
+    assert est.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    before = est.predict(X)
+    est.partial_fit(X, y).partial_fit(X, y)
+    assert list(est.history_[-2:, "lr"]) == pytest.approx([0.01, 0.01])
+    assert np.abs(est.predict(X) - before).max() > 1e-4
+    # an explicit schedule carries on: its held final rate is kept
+    held = LSTMRegressor(
+        **{**FAST, "max_epochs": 2, "lr": 0.01, "lr_scheduler": "step"}
+    )
+    held.set_params(lr_scheduler_params={"step_size": 1, "gamma": 0.5}).fit(X, y)
+    held.partial_fit(X, y)
+    assert held.history_[-1, "lr"] == pytest.approx(0.0025)
+
+
 def test_changed_schedule_starts_from_the_current_rate(reg_data):
     X, y = reg_data
     est = LSTMRegressor(**{**FAST, "lr": 0.01, "lr_scheduler": "step"}).fit(X, y)

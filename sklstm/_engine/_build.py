@@ -539,7 +539,9 @@ def update_net(
     settings, batch size, regularization and callbacks take effect from the
     next epoch. The optimizer state is kept unless the optimizer class
     changes. Under ``partial_fit`` the learning-rate schedule carries on
-    unless its settings (or ``lr``) change; a warm-started fit runs a
+    unless its settings (or ``lr``) change; a schedule that does not carry
+    on (such as the ``"auto"`` cosine of a fit, followed by partial_fit's
+    constant rate) restarts the rate at ``lr``. A warm-started fit runs a
     new schedule of ``max_epochs`` epochs from ``lr``.
     """
     check_architecture(est, net)
@@ -547,15 +549,23 @@ def update_net(
     # partial_fit carries the rate (and schedule) on unless lr itself changed;
     # a warm-started fit runs a new schedule from lr
     new_lr = params["lr"] != net.lr or not incremental
-    net.apply_training(params, new_lr=new_lr)
-    net.set_dropout(float(est.dropout))
     old = dict(net.callbacks_)
     callbacks = make_callbacks(est, n_train, early_stopping=early_stopping)
+    carried = set()
     for i, item in enumerate(callbacks):
         if isinstance(item, tuple) and isinstance(item[1], ScheduleCallback):
             name, cb = item
             if not new_lr and cb.same_schedule(old.get(name)):
                 callbacks[i] = (name, old[name])  # carry the schedule on
+                carried.add(name)
+    # a schedule left behind (a fit's "auto" cosine, whose rate ended near 0,
+    # then partial_fit's constant rate) does not leave its last rate behind
+    new_lr = new_lr or any(
+        isinstance(cb, ScheduleCallback) and name not in carried
+        for name, cb in old.items()
+    )
+    net.apply_training(params, new_lr=new_lr)
+    net.set_dropout(float(est.dropout))
     net.replace_callbacks(callbacks)
 
 
