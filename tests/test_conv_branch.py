@@ -65,6 +65,11 @@ def test_set_params_then_partial_fit_is_checked():
     est = LSTMClassifier(**FAST, **SMALL_CONV).fit(LONG, LABELS)
     with pytest.raises(ValueError, match="one entry per"):
         est.set_params(conv_kernel_sizes=(3,)).partial_fit(LONG, LABELS)
+    est.set_params(conv_kernel_sizes=SMALL_CONV["conv_kernel_sizes"])
+    with pytest.raises(ValueError, match="conv_pool_size"):
+        est.set_params(conv_pool_size=0).partial_fit(LONG, LABELS)
+    with pytest.raises(ValueError, match="conv_pool_size"):  # weights pooled by 4
+        est.set_params(conv_pool_size=2).partial_fit(LONG, LABELS)
 
 
 @pytest.mark.parametrize("pool", [1, 2, 3])
@@ -220,3 +225,11 @@ def test_search_spaces_offer_the_branch_for_long_sequences():
     ).fit(LONG, LABELS)
     assert [p["conv_branch"] for p in search.cv_results_["params"]] == [False, True]
     assert search.best_estimator_.conv_branch_ == search.best_params_["conv_branch"]
+    pools = GridSearchCV(
+        LSTMClassifier(**FAST, **SMALL_CONV, conv_branch=True),
+        {"conv_pool_size": np.array([1, 4])},  # numpy ints from a grid
+        cv=2,
+    ).fit(LONG, LABELS)
+    assert pools.best_estimator_.net_.module_.conv.pool_size == int(
+        pools.best_params_["conv_pool_size"]
+    )
