@@ -39,12 +39,28 @@ EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
 }
 
 
+# the convolutional branch on (with batch norm and pooling between its blocks):
+# sklearn's 2D check data are short univariate sequences, where "auto" leaves it out
+CONV = {
+    **FAST,
+    "conv_branch": True,
+    "conv_filters": (8, 8),
+    "conv_kernel_sizes": (3, 3),
+    "conv_pool_size": 2,
+}
+
+
 def _expected_failed_checks(estimator):
     return EXPECTED_FAILED_CHECKS[type(estimator).__name__]
 
 
 @parametrize_with_checks(
-    [LSTMClassifier(**FAST), LSTMRegressor(**FAST)],
+    [
+        LSTMClassifier(**FAST),
+        LSTMRegressor(**FAST),
+        LSTMClassifier(**CONV),
+        LSTMRegressor(**CONV),
+    ],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible_estimator(estimator, check):
