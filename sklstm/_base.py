@@ -65,8 +65,10 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
         "conv_branch": ["boolean", StrOptions({"auto"})],
         "conv_filters": [tuple, list, Interval(Integral, 1, None, closed="left")],
         "conv_kernel_sizes": [tuple, list, Interval(Integral, 1, None, closed="left")],
+        # weightless, so no memory check bounds it: a window of 2**20 steps
+        # already spans any series (and load accepts up to that)
         "conv_pool_size": [
-            Interval(Integral, 1, None, closed="left"),
+            Interval(Integral, 1, 2**20, closed="both"),
             StrOptions({"auto"}),
         ],
         "gate_init": [StrOptions({"default", "forget_bias", "chrono"})],

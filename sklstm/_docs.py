@@ -113,7 +113,7 @@ conv_kernel_sizes : int or tuple of int, default=(8, 5, 3)
     steps for the first, pooled steps after it); one per entry of
     ``conv_filters``.
 
-conv_pool_size : int or "auto", default="auto"
+conv_pool_size : int in [1, 2**20] or "auto", default="auto"
     Max pooling over time between consecutive convolution blocks: each
     block after the first reads windows of ``conv_pool_size`` steps of the
     previous one reduced to their maximum (Zheng et al., "Time Series

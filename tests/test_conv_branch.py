@@ -54,6 +54,7 @@ def test_auto_uses_the_branch_on_long_numeric_sequences_only():
         (dict(conv_pool_size=0), "conv_pool_size"),
         (dict(conv_pool_size=np.float64(2.0)), "conv_pool_size"),
         (dict(conv_pool_size="max"), "conv_pool_size"),
+        (dict(conv_pool_size=2**21), "conv_pool_size"),  # else saved, never loaded
     ],
 )
 def test_bad_combinations_name_the_fix(params, match):
