@@ -301,7 +301,11 @@ init_from : fitted sklstm estimator, path or None, default=None
     fitted estimator (or of a file written by its ``save``), with a fresh
     head sized for the new targets (any number of classes or outputs). The
     architecture (``hidden_size``, ``num_layers``, ``bidirectional``,
-    ``embedding_dim``, input features) must match. Clones share the source
+    ``embedding_dim``, input features) must match. When both models have
+    the convolutional branch (``conv_branch_``), it is transferred too,
+    batch normalization's running statistics included: ``conv_filters``,
+    ``conv_kernel_sizes`` and the pooling (``conv_pool_size_``) must match;
+    a branch only the new model has trains from scratch. Clones share the source
     model (read-only: ``get_params`` does not expose its parameters), so
     searches start every candidate from it.
 
@@ -309,7 +313,10 @@ freeze : bool or int, default=False
     With ``init_from``: ``True`` keeps the pretrained layers fixed for the
     whole fit (only the head trains); an int ``k`` keeps them fixed for the
     first ``k`` epochs, then fine-tunes everything. Without ``init_from``
-    it raises a ``ValueError`` (there is nothing pretrained to keep).
+    it raises a ``ValueError`` (there is nothing pretrained to keep), as it
+    does for a convolutional branch the source lacks. A frozen branch's
+    batch normalization still updates its running statistics on the new
+    data (its weights stay fixed).
 """
 
 SHARED_ATTRIBUTES = """\

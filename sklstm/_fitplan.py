@@ -286,12 +286,14 @@ def new_net(est, plan: FitPlan) -> SequenceNet:
     with out_of_memory_as("building the network; lower hidden_size or num_layers."):
         net.initialize()
     if est.init_from is not None:
-        load_pretrained(est.init_from, net.module_)
+        load_pretrained(est.init_from, net.module_, freeze=bool(est.freeze))
     return net
 
 
-def load_pretrained(source, module: LSTMNetwork) -> None:
-    """Copy the recurrent (and embedding) weights of ``source`` into ``module``."""
+def load_pretrained(source, module: LSTMNetwork, *, freeze: bool = False) -> None:
+    """Copy the pretrained parts of ``source`` into ``module``: the LSTM, the
+    embedding, and the convolutional branch when both networks have one
+    (weights and batch normalization's running statistics)."""
     if isinstance(source, (str, os.PathLike)):
         from sklstm.io._persist import load
 
@@ -300,19 +302,43 @@ def load_pretrained(source, module: LSTMNetwork) -> None:
     src = getattr(getattr(source, "net_", None), "module_", None)
     if not isinstance(src, LSTMNetwork):
         raise ValueError("init_from must be a fitted sklstm estimator.")
-    for part in ("lstm", "embedding"):
-        mine, theirs = getattr(module, part), getattr(src, part)
+    for part, same in _PRETRAINED_PARTS.items():
+        mine, theirs = getattr(module, part, None), getattr(src, part, None)
         if mine is None and theirs is None:
             continue
+        if part == "conv" and (mine is None or theirs is None):
+            if mine is not None and freeze:
+                raise ValueError(
+                    "init_from: the pretrained model has no convolutional branch, "
+                    "so freeze would hold this model's branch at its random "
+                    "start. Use freeze=False (the branch then trains from "
+                    "scratch), conv_branch=False, or a source fitted with it."
+                )
+            continue  # trained from scratch, or the source's is left out
+        if part == "conv" and mine.pool_size != theirs.pool_size:
+            raise ValueError(
+                f"init_from: the pretrained convolutional branch pools by "
+                f"{theirs.pool_size} steps between blocks, this model by "
+                f"{mine.pool_size}: its blocks would read other steps than they "
+                f"learned. Set conv_pool_size={theirs.pool_size}."
+            )
         try:
             mine.load_state_dict(theirs.state_dict())
         except (AttributeError, RuntimeError) as exc:
             raise ValueError(
                 f"init_from: the pretrained {part} layers do not fit this model "
-                "(use the same hidden_size, num_layers, bidirectional, "
-                "embedding_dim and input features as the pretrained one). "
+                f"(use the same {same} as the pretrained one). "
                 f"torch says: {' '.join(str(exc).split())}"
             ) from None
+
+
+# what each pretrained part needs to match
+_PRETRAINED_PARTS = {
+    "lstm": "hidden_size, num_layers, bidirectional, embedding_dim and input "
+    "features",
+    "embedding": "embedding_dim and vocabulary",
+    "conv": "conv_filters, conv_kernel_sizes and input features",
+}
 
 
 def _continued_net(est, plan: FitPlan) -> SequenceNet:

@@ -234,3 +234,48 @@ def test_search_spaces_offer_the_branch_for_long_sequences():
     assert pools.best_estimator_.net_.module_.conv.pool_size == int(
         pools.best_params_["conv_pool_size"]
     )
+
+
+def test_init_from_transfers_the_branch_and_freezes_it():
+    source = LSTMClassifier(**FAST, **SMALL_CONV).fit(LONG, LABELS)
+    other = np.where(LONG[:, :, 1].mean(axis=1) > 0, "a", "b")  # a new task
+    frozen = LSTMClassifier(**FAST, **SMALL_CONV, init_from=source, freeze=True)
+    frozen.fit(LONG, other)
+    conv, pre = frozen.net_.module_.conv, source.net_.module_.conv
+    for name, value in pre.named_parameters():
+        assert torch.equal(dict(conv.named_parameters())[name], value), name
+    assert not torch.equal(  # the head learns
+        frozen.net_.module_.head[-1].weight, source.net_.module_.head[-1].weight
+    )
+    tuned = LSTMClassifier(**FAST, **SMALL_CONV, init_from=source).fit(LONG, other)
+    w = tuned.net_.module_.conv.blocks[0][1].weight
+    assert w.requires_grad and not torch.equal(w, pre.blocks[0][1].weight)
+    # the branch is left out when only the source has it
+    plain = LSTMClassifier(**FAST, conv_branch=False, init_from=source, freeze=True)
+    assert plain.fit(LONG, other).net_.module_.conv is None
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(conv_pool_size=2), "conv_pool_size=4"),
+        (dict(conv_filters=(3, 5)), "conv_filters, conv_kernel_sizes"),
+    ],
+)
+def test_init_from_a_different_branch_names_the_fix(params, match):
+    source = LSTMClassifier(**FAST, **SMALL_CONV).fit(LONG, LABELS)
+    est = LSTMClassifier(**FAST, **{**SMALL_CONV, **params}, init_from=source)
+    with pytest.raises(ValueError, match=match):
+        est.fit(LONG, LABELS)
+
+
+def test_init_from_without_a_branch_trains_ours_unless_frozen():
+    source = LSTMClassifier(**FAST, conv_branch=False).fit(LONG, LABELS)
+    fresh = LSTMClassifier(**FAST, **SMALL_CONV, init_from=source).fit(LONG, LABELS)
+    assert fresh.conv_branch_
+    lstm = fresh.net_.module_.lstm
+    assert lstm.weight_ih_l0.shape == source.net_.module_.lstm.weight_ih_l0.shape
+    with pytest.raises(ValueError, match="no convolutional branch"):
+        LSTMClassifier(**FAST, **SMALL_CONV, init_from=source, freeze=True).fit(
+            LONG, LABELS
+        )

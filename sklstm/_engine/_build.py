@@ -344,6 +344,8 @@ def make_callbacks(est, n_train: int, *, early_stopping: bool) -> list:
         callbacks.append(("early_stopping", stopper))
     if est.freeze:
         pretrained = ["lstm.*", "embedding.*"]
+        if getattr(est, "conv_branch_", False):  # init_from refuses a fresh one
+            pretrained.append("conv.*")
         callbacks.append(("freeze", Freezer(pretrained, at=1)))
         if not isinstance(est.freeze, (bool, np.bool_)):
             # an int: unfreeze after that many epochs
