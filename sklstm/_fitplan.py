@@ -334,8 +334,7 @@ def load_pretrained(source, module: LSTMNetwork, *, freeze: bool = False) -> Non
 
 # what each pretrained part needs to match
 _PRETRAINED_PARTS = {
-    "lstm": "hidden_size, num_layers, bidirectional, embedding_dim and input "
-    "features",
+    "lstm": "hidden_size, num_layers, bidirectional, embedding_dim and input features",
     "embedding": "embedding_dim and vocabulary",
     "conv": "conv_filters, conv_kernel_sizes and input features",
 }
