@@ -20,6 +20,9 @@ mean fit seconds on this machine, for:
   short sequences too; on long ones it is the defaults again);
 - ``sklstm, no pooling``: ``conv_branch=True, conv_pool_size=1``, the
   plain FCN branch (no pooling between its blocks);
+- ``sklstm, params`` (``--params JSON``): the defaults with the given
+  ``LSTMClassifier`` parameters, e.g. ``--params '{"conv_pool_size": 4}'
+  --models "sklstm, params"``;
 - ``sklstm tuned`` (``--tuned``): a small search, ``GridSearchCV`` with
   3-fold CV over ``conv_branch`` in {False, True} and ``lr`` in {2e-3, 5e-3}
   on the training split, refitted;
@@ -36,6 +39,7 @@ sklstm as ``(steps, channels)`` arrays (its ragged layout).
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -104,7 +108,7 @@ def one_nn(seed: int, X):
     return KNeighborsClassifier(1)
 
 
-def models(with_tuned: bool) -> dict:
+def models(with_tuned: bool, params: dict | None = None) -> dict:
     out = {
         "sklstm, no conv": (lambda s, X: sklstm_model(s, X, conv_branch=False), "lstm"),
         "sklstm defaults": (lambda s, X: sklstm_model(s, X), "lstm"),
@@ -114,6 +118,8 @@ def models(with_tuned: bool) -> dict:
             "lstm",
         ),
     }
+    if params is not None:
+        out["sklstm, params"] = (lambda s, X: sklstm_model(s, X, **params), "lstm")
     if with_tuned:
         out["sklstm tuned"] = (tuned, "lstm")
     out["MiniRocket"] = (minirocket, "padded")
@@ -130,13 +136,17 @@ def inputs(kind: str, X, width: int):
 
 
 def evaluate(
-    name: str, seeds: int, with_tuned: bool, only: list[str] | None = None
+    name: str,
+    seeds: int,
+    with_tuned: bool,
+    only: list[str] | None = None,
+    params: dict | None = None,
 ) -> list[dict]:
     X, y, X_test, y_test = load(name)
     longest = max(np.asarray(x).shape[-1] for x in X)
     width = max(longest, max(np.asarray(x).shape[-1] for x in X_test))
     rows = []
-    for label, (make, kind) in models(with_tuned).items():
+    for label, (make, kind) in models(with_tuned, params).items():
         if only and label not in only:
             continue
         accs, secs, note = [], [], ""
@@ -191,6 +201,13 @@ def main() -> None:
     parser.add_argument(
         "--others", action="store_true", help=f"add {', '.join(OTHERS)}"
     )
+    parser.add_argument(
+        "--params",
+        type=json.loads,
+        default=None,
+        help="LSTMClassifier parameters as JSON, e.g. '{\"lr\": 0.002}': adds "
+        'the model "sklstm, params" (the defaults with these)',
+    )
     parser.add_argument("--tuned", action="store_true")
     parser.add_argument(
         "--models", nargs="*", default=None, help="model labels to run (default: all)"
@@ -199,7 +216,7 @@ def main() -> None:
     rows = [
         r
         for name in args.only + (OTHERS if args.others else [])
-        for r in evaluate(name, args.seeds, args.tuned, args.models)
+        for r in evaluate(name, args.seeds, args.tuned, args.models, args.params)
     ]
     print("| data set | model | test accuracy | spread | fit s | used |")
     print("|---|---|---|---|---|---|")

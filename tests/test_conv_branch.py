@@ -113,8 +113,9 @@ def test_auto_pooling_and_training_length_follow_the_data():
     assert est.conv_pool_size_ == 4 == est.net_.module_.conv.pool_size
     forced = LSTMClassifier(**FAST, **SMALL_CONV, conv_branch=True)
     assert forced.fit(LONG[:, :20], LABELS).conv_pool_size_ == 1
-    long = np.repeat(LONG[:, :, :1], 4, axis=1)  # 256 steps: the cap of 8
-    assert forced.fit(long, LABELS).conv_pool_size_ == 8
+    assert forced.fit(LONG[:, :48], LABELS).conv_pool_size_ == 3  # 48 // 16
+    long = np.repeat(LONG[:, :, :1], 4, axis=1)  # 256 steps: the cap of 4
+    assert forced.fit(long, LABELS).conv_pool_size_ == 4
     set_ = LSTMClassifier(**FAST, **SMALL_CONV, conv_pool_size=np.int64(3))
     assert set_.fit(LONG, LABELS).net_.module_.conv.pool_size == 3
     off = LSTMClassifier(**FAST, conv_branch=False, conv_pool_size=5)
@@ -137,7 +138,8 @@ def test_threads_count_the_branch_work():
         conv_work(LSTMClassifier(**FAST, conv_branch=False).fit(LONG, LABELS), 64) == 0
     )
     assert auto_threads(8, 2, 4, conv_work=0) == 1
-    assert auto_threads(8, 2, 4, conv_work=10**6) == torch.get_num_threads()
+    assert auto_threads(8, 2, 4, conv_work=10**6) == 1  # 8M per batch: small
+    assert auto_threads(8, 2, 4, conv_work=10**7) == torch.get_num_threads()
 
 
 @pytest.mark.parametrize("pool", [1, 3])

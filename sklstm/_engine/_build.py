@@ -61,9 +61,10 @@ ARCHITECTURE = (
 # least this many steps (benchmarks/accuracy.py; docs/user_guide/accuracy.md)
 CONV_AUTO_MIN_STEPS = 64
 # conv_pool_size="auto": pool by longest // CONV_POOL_PER, within 1..CONV_POOL_MAX
-# (8 from 128 steps: the most accurate of 2-16 on OSULeaf and ArrowHead)
+# (4 from 64 steps: on all eight collections of benchmarks/accuracy.py as or
+# more accurate than 8, 10-45% slower; 16 and 1 were worse on OSULeaf)
 CONV_POOL_PER = 16
-CONV_POOL_MAX = 8
+CONV_POOL_MAX = 4
 
 
 # "auto" training length: at least this many optimizer steps, within these

@@ -141,11 +141,11 @@ def out_of_memory_as(advice: str) -> Iterator[None]:
 # above it (batch 256, 128 units: 17M) it gained 1.7-1.8x. Measured with
 # `python benchmarks/run.py --only threads`.
 _SMALL_STEP_WORK = 8_000_000
-# The convolutional branch runs each block over a whole batch in one call: from
-# this many multiply-adds per batch (all blocks) a second thread gained 1.1x
-# (GunPoint, 7M), 1.15x (BasicMotions, 9M) and 1.4x (OSULeaf, 41M) on fits of
-# benchmarks/accuracy.py (2 cores, idle).
-_SMALL_CONV_WORK = 4_000_000
+# The convolutional branch runs each block over a whole batch in one call. Per
+# batch (all blocks, conv_pool_size 8), a second thread gained nothing at 7M
+# (GunPoint) and 9M (BasicMotions) and 1.2x at 41M (OSULeaf): fit seconds of
+# `benchmarks/accuracy.py --params '{"n_threads": 1}'` against the defaults.
+_SMALL_CONV_WORK = 32_000_000
 
 
 def auto_threads(
