@@ -66,10 +66,13 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
         "conv_filters": [tuple, list, Interval(Integral, 1, None, closed="left")],
         "conv_kernel_sizes": [tuple, list, Interval(Integral, 1, None, closed="left")],
         # weightless, so no memory check bounds it: a window of 2**20 steps
-        # already spans any series (and load accepts up to that)
+        # already spans any series (and load accepts up to that); per-gap
+        # values are checked against the blocks in fit (_build.explicit_pools)
         "conv_pool_size": [
-            Interval(Integral, 1, 2**20, closed="both"),
+            Interval(Integral, 1, _build.MAX_POOL, closed="both"),
             StrOptions({"auto"}),
+            tuple,
+            list,
         ],
         "gate_init": [StrOptions({"default", "forget_bias", "chrono"})],
         "optimizer": [StrOptions(set(_build.OPTIMIZERS)), callable],
@@ -128,7 +131,7 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
         conv_branch: bool | str = "auto",
         conv_filters: tuple[int, ...] = (64, 128, 64),
         conv_kernel_sizes: tuple[int, ...] = (8, 5, 3),
-        conv_pool_size: int | str = "auto",
+        conv_pool_size: int | tuple[int, ...] | str = "auto",
         gate_init: str = "forget_bias",
         optimizer: str | type = "adam",
         lr: float = 5e-3,

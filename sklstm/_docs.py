@@ -113,18 +113,24 @@ conv_kernel_sizes : int or tuple of int, default=(8, 5, 3)
     steps for the first, pooled steps after it); one per entry of
     ``conv_filters``.
 
-conv_pool_size : int in [1, 2**20] or "auto", default="auto"
+conv_pool_size : int in [1, 2**20], tuple of int or "auto", default="auto"
     Max pooling over time between consecutive convolution blocks: each
-    block after the first reads windows of ``conv_pool_size`` steps of the
-    previous one reduced to their maximum (Zheng et al., "Time Series
-    Classification Using Multi-Channels Deep Convolutional Neural
-    Networks", WAIM 2014), so the last block sees a long stretch of the
-    series and costs a fraction of the first. 1 is the plain FCN.
-    ``"auto"`` pools by ``longest // 16`` steps, between 1 and 4 (4 from 64
-    steps): on the UCR/UEA collections of ``benchmarks/accuracy.py``
-    pooling by 4 was as accurate as 8 or more (up to +0.03), and pooling
-    3-6 times faster and more accurate than none (OSULeaf: 0.82 unpooled,
-    0.94 pooled). The value used is ``conv_pool_size_``. With the branch,
+    block after the first reads windows of steps of the previous one
+    reduced to their maximum (Zheng et al., "Time Series Classification
+    Using Multi-Channels Deep Convolutional Neural Networks", WAIM 2014), so
+    the last block sees a long stretch of the series and costs a fraction
+    of the first. An int pools every gap by that many steps; a tuple gives
+    one window per gap (``len(conv_filters) - 1`` entries, each in
+    [1, 2**20]). 1 is the plain FCN. ``"auto"`` pools by ``longest // 16``
+    steps, between 1 and 4 (4 from 64 steps), and after the first block by
+    at least ``ceil(longest / 64)``, so the second block reads at most 64
+    steps (OSULeaf, 427 steps: ``(7, 4)``; ACSF1, 1460: ``(23, 4)``). On
+    the UCR/UEA collections of ``benchmarks/accuracy.py`` pooling by 4 was
+    as accurate as 8 or more, pooling 3-6 times faster and more accurate
+    than none (OSULeaf: 0.82 unpooled, 0.94 pooled by 4), and the longer
+    first window as accurate again while keeping the branch's cost from
+    growing with the series' length (user guide, "Accuracy against
+    MiniRocket"). The value used is ``conv_pool_size_``. With the branch,
     ``max_epochs="auto"`` trains for at least 400 optimizer steps (30-300
     epochs) instead of 1000: the pooled branch needed no more.
 
@@ -374,9 +380,10 @@ conv_branch_ : bool
     Whether the network has the convolutional branch (``conv_branch``
     resolved on the training data).
 
-conv_pool_size_ : int
-    The pooling between convolution blocks (``conv_pool_size`` resolved;
-    1 without the branch).
+conv_pool_size_ : tuple of int
+    The pooling after each convolution block but the last (``conv_pool_size``
+    resolved: ``len(conv_filters) - 1`` windows, in steps; ``()`` without
+    the branch).
 
 lstm_steps_ : int
     The longest training sequence in LSTM steps (patches, with patching).

@@ -315,12 +315,12 @@ def load_pretrained(source, module: LSTMNetwork, *, freeze: bool = False) -> Non
                     "scratch), conv_branch=False, or a source fitted with it."
                 )
             continue  # trained from scratch, or the source's is left out
-        if part == "conv" and mine.pool_size != theirs.pool_size:
+        if part == "conv" and mine.pool_sizes != theirs.pool_sizes:
             raise ValueError(
                 f"init_from: the pretrained convolutional branch pools by "
-                f"{theirs.pool_size} steps between blocks, this model by "
-                f"{mine.pool_size}: its blocks would read other steps than they "
-                f"learned. Set conv_pool_size={theirs.pool_size}."
+                f"{theirs.pool_sizes} steps between blocks, this model by "
+                f"{mine.pool_sizes}: its blocks would read other steps than they "
+                f"learned. Set conv_pool_size={theirs.pool_sizes}."
             )
         try:
             mine.load_state_dict(theirs.state_dict())

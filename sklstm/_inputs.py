@@ -48,7 +48,7 @@ class SequenceInputMixin:
             if reset:
                 self.patch_size_, self.patch_stride_ = 1, 1
                 self.lstm_steps_ = int(values.shape[1])
-                self.conv_branch_, self.conv_pool_size_ = False, 1
+                self.conv_branch_, self.conv_pool_size_ = False, ()
             if values.ndim == 3:
                 raise ValueError(
                     "With embedding_dim set, X holds token ids: give 2D "
@@ -88,7 +88,9 @@ class SequenceInputMixin:
             )
             self.conv_branch_ = _build.resolve_conv_branch(self, longest, tokens=False)
             self.conv_pool_size_ = (
-                _build.resolve_conv_pool_size(self, longest) if self.conv_branch_ else 1
+                _build.resolve_conv_pool_size(self, longest)
+                if self.conv_branch_
+                else ()
             )
             # the LSTM's steps (patches of the padded width): gate_init="chrono"
             # spans them

@@ -99,7 +99,7 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         conv_branch: bool | str = "auto",
         conv_filters: tuple[int, ...] = (64, 128, 64),
         conv_kernel_sizes: tuple[int, ...] = (8, 5, 3),
-        conv_pool_size: int | str = "auto",
+        conv_pool_size: int | tuple[int, ...] | str = "auto",
         gate_init: str = "forget_bias",
         optimizer: str | type = "adam",
         lr: float = 5e-3,

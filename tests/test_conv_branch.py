@@ -1,6 +1,8 @@
 """The convolutional branch (LSTM-FCN) with everything else the estimators do."""
 
+import json
 import warnings
+import zipfile
 
 import joblib
 import numpy as np
@@ -55,6 +57,11 @@ def test_auto_uses_the_branch_on_long_numeric_sequences_only():
         (dict(conv_pool_size=np.float64(2.0)), "conv_pool_size"),
         (dict(conv_pool_size="max"), "conv_pool_size"),
         (dict(conv_pool_size=2**21), "conv_pool_size"),  # else saved, never loaded
+        (dict(conv_pool_size=(2, 2, 2)), "one such int per gap"),  # 3 blocks
+        (dict(conv_pool_size=[2, 0]), "one such int per gap"),
+        (dict(conv_pool_size=(2, 2.5)), "one such int per gap"),
+        (dict(conv_pool_size=(True, 2)), "one such int per gap"),
+        (dict(conv_pool_size=(2, 2**21)), "one such int per gap"),
     ],
 )
 def test_bad_combinations_name_the_fix(params, match):
@@ -71,9 +78,12 @@ def test_set_params_then_partial_fit_is_checked():
         est.set_params(conv_pool_size=0).partial_fit(LONG, LABELS)
     with pytest.raises(ValueError, match="conv_pool_size"):  # weights pooled by 4
         est.set_params(conv_pool_size=2).partial_fit(LONG, LABELS)
+    with pytest.raises(ValueError, match="one such int per gap"):  # 2 blocks
+        est.set_params(conv_pool_size=(4, 4)).partial_fit(LONG, LABELS)
+    est.set_params(conv_pool_size=[np.int64(4)]).partial_fit(LONG, LABELS)  # as fitted
 
 
-@pytest.mark.parametrize("pool", [1, 2, 3])
+@pytest.mark.parametrize("pool", [1, 2, 3, (3, 2)])
 def test_masked_pooling_reads_each_row_alone(pool):
     """A padded row's summary equals the same row given alone (eval mode),
     pooled windows cut by the row's end included."""
@@ -92,34 +102,68 @@ def test_masked_pooling_reads_each_row_alone(pool):
     for i, n in enumerate(lengths.tolist()):
         alone = branch(x[i : i + 1, :n])
         torch.testing.assert_close(batch[i : i + 1], alone, rtol=1e-5, atol=1e-6)
-    if pool > 1:  # the padding changes the result unless masked: the test can fail
+    if pool != 1:  # the padding changes the result unless masked: the test can fail
         assert not torch.allclose(branch(garbage)[1], batch[1], atol=1e-3)
 
 
-def test_pooling_between_blocks_shortens_what_each_block_reads():
-    branch = ConvBranch(1, (2, 2, 2), (3, 3, 3), pool_size=4)
+@pytest.mark.parametrize("pool, steps", [(4, [37, 10, 3]), ((5, 2), [37, 8, 4])])
+def test_pooling_between_blocks_shortens_what_each_block_reads(pool, steps):
+    branch = ConvBranch(1, (2, 2, 2), (3, 3, 3), pool_size=pool)
     seen = []
-    for block in branch.blocks:
-        block[1].register_forward_hook(lambda m, i, o: seen.append(o.shape[-1]))
+    for block in branch.blocks:  # batch norm reads (batch x steps, channels)
+        block[2].register_forward_hook(lambda m, i, o: seen.append(o.shape[0] // 2))
     branch(torch.randn(2, 37, 1))
-    assert seen == [37, 10, 3]  # ceil(37 / 4), ceil(10 / 4)
-    with pytest.raises(ValueError, match="conv_pool_size"):
-        ConvBranch(1, (2,), (3,), pool_size=0)
+    assert seen == steps  # ceil(37 / 4), ceil(10 / 4); ceil(37 / 5), ceil(8 / 2)
+    for bad in (0, (2,), (2, 0)):
+        with pytest.raises(ValueError, match="conv_pool_size"):
+            ConvBranch(1, (2, 2, 2), (3, 3, 3), pool_size=bad)
+
+
+@pytest.mark.parametrize("pool", [1, 3, (4, 2)])
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_time_major_blocks_equal_conv1d(pool, mode):
+    """Training's unfolded products compute what Conv1d and max_pool1d (the
+    ONNX export's path) compute, batch statistics and ragged rows included."""
+    torch.manual_seed(1)
+    branch = getattr(ConvBranch(2, (3, 5, 4), (4, 3, 2), pool_size=pool), mode)()
+    with torch.no_grad():
+        for block in branch.blocks:
+            block[2].bias.uniform_(-1.0, 1.0)
+            block[2].running_mean.uniform_(-1.0, 1.0)
+    x = torch.randn(4, 23, 2)
+    for lengths in (None, torch.tensor([23, 9, 1, 17])):
+        ours = branch(x, lengths)
+        ours.sum().backward()
+        grads = [p.grad.clone() for p in branch.parameters()]
+        branch.zero_grad()
+        conv1d = branch._forward_channels_first(x, lengths)
+        conv1d.sum().backward()
+        torch.testing.assert_close(ours, conv1d, rtol=1e-5, atol=1e-5)
+        for mine, theirs in zip(grads, branch.parameters(), strict=True):
+            torch.testing.assert_close(mine, theirs.grad, rtol=1e-4, atol=1e-4)
+        branch.zero_grad()
 
 
 def test_auto_pooling_and_training_length_follow_the_data():
     est = LSTMClassifier(**{**FAST, "max_epochs": 1}, **SMALL_CONV).fit(LONG, LABELS)
     # 64 steps // 16; the network pools as recorded
-    assert est.conv_pool_size_ == 4 == est.net_.module_.conv.pool_size
+    assert est.conv_pool_size_ == (4,) == est.net_.module_.conv.pool_sizes
     forced = LSTMClassifier(**FAST, **SMALL_CONV, conv_branch=True)
-    assert forced.fit(LONG[:, :20], LABELS).conv_pool_size_ == 1
-    assert forced.fit(LONG[:, :48], LABELS).conv_pool_size_ == 3  # 48 // 16
-    long = np.repeat(LONG[:, :, :1], 4, axis=1)  # 256 steps: the cap of 4
-    assert forced.fit(long, LABELS).conv_pool_size_ == 4
+    assert forced.fit(LONG[:, :20], LABELS).conv_pool_size_ == (1,)
+    assert forced.fit(LONG[:, :48], LABELS).conv_pool_size_ == (3,)  # 48 // 16
+    # 1024 steps: later gaps keep the cap of 4, the first pools to 64 steps
+    three = dict(conv_filters=(2, 2, 2), conv_kernel_sizes=(3, 3, 3))
+    long = np.repeat(LONG[:, :, :1], 16, axis=1)
+    deep = LSTMClassifier(**FAST, **three, conv_branch=True).fit(long, LABELS)
+    assert deep.conv_pool_size_ == (16, 4) == deep.net_.module_.conv.pool_sizes
+    one = LSTMClassifier(**FAST, conv_filters=2, conv_kernel_sizes=3, conv_branch=True)
+    assert one.fit(LONG, LABELS).conv_pool_size_ == ()  # one block: no gap
     set_ = LSTMClassifier(**FAST, **SMALL_CONV, conv_pool_size=np.int64(3))
-    assert set_.fit(LONG, LABELS).net_.module_.conv.pool_size == 3
+    assert set_.fit(LONG, LABELS).net_.module_.conv.pool_sizes == (3,)
+    per_gap = LSTMClassifier(**FAST, **three, conv_pool_size=[np.int64(5), 2])
+    assert per_gap.fit(LONG, LABELS).conv_pool_size_ == (5, 2)
     off = LSTMClassifier(**FAST, conv_branch=False, conv_pool_size=5)
-    assert off.fit(LONG, LABELS).conv_pool_size_ == 1
+    assert off.fit(LONG, LABELS).conv_pool_size_ == ()
     # "auto" epochs: 400 optimizer steps with the branch, 1000 without
     assert resolve_max_epochs("auto", 40, 8, conv=True) == 80
     assert resolve_max_epochs("auto", 40, 8) == 200
@@ -180,8 +224,8 @@ def test_persistence_round_trip_and_warm_start(tmp_path):
     before = again.net_.module_.conv.blocks[0][1].weight.detach().clone()
     again.partial_fit(LONG, LABELS)
     assert not torch.equal(before, again.net_.module_.conv.blocks[0][1].weight)
-    assert again.conv_pool_size_ == est.conv_pool_size_ == 4
-    assert again.net_.module_.conv.pool_size == 4
+    assert again.conv_pool_size_ == est.conv_pool_size_ == (4,)
+    assert again.net_.module_.conv.pool_sizes == (4,)
     # a warm start that would drop the branch or change its pooling is
     # refused, naming it
     est.set_params(warm_start=True, conv_pool_size=2)
@@ -192,6 +236,23 @@ def test_persistence_round_trip_and_warm_start(tmp_path):
     est.set_params(conv_branch=False)
     with pytest.raises(ValueError, match="conv_filters"):
         est.fit(LONG, LABELS)
+
+
+def test_files_with_one_pooling_int_load_pooled_per_gap(tmp_path):
+    """Files saved before per-gap pooling hold ``conv_pool_size_`` as one int."""
+    est = LSTMClassifier(**FAST, **SMALL_CONV).fit(LONG, LABELS)
+    path = save(est, tmp_path / "new.sklstm")
+    with zipfile.ZipFile(path) as archive:
+        meta = json.loads(archive.read("meta.json"))
+        weights = archive.read("weights.pt")
+    assert meta["fitted"]["conv_pool_size_"]["items"] == [4]
+    meta["fitted"]["conv_pool_size_"] = 4
+    with zipfile.ZipFile(tmp_path / "old.sklstm", "w") as archive:
+        archive.writestr("meta.json", json.dumps(meta))
+        archive.writestr("weights.pt", weights)
+    old = load(tmp_path / "old.sklstm")
+    assert old.net_.module_.conv.pool_sizes == (4,)
+    np.testing.assert_array_equal(old.predict_proba(LONG), est.predict_proba(LONG))
 
 
 def test_grouped_search_falls_back_naming_the_branch():
@@ -233,9 +294,16 @@ def test_search_spaces_offer_the_branch_for_long_sequences():
         {"conv_pool_size": np.array([1, 4])},  # numpy ints from a grid
         cv=2,
     ).fit(LONG, LABELS)
-    assert pools.best_estimator_.net_.module_.conv.pool_size == int(
-        pools.best_params_["conv_pool_size"]
+    assert pools.best_estimator_.net_.module_.conv.pool_sizes == (
+        int(pools.best_params_["conv_pool_size"]),
     )
+    per_gap = GridSearchCV(
+        LSTMClassifier(**FAST, **SMALL_CONV, conv_branch=True),
+        {"conv_pool_size": [(2,), [np.int64(8)]]},  # per gap, numpy ints too
+        cv=2,
+    ).fit(LONG, LABELS)
+    best = per_gap.best_estimator_
+    assert best.conv_pool_size_ == tuple(per_gap.best_params_["conv_pool_size"])
 
 
 def test_init_from_transfers_the_branch_and_freezes_it():
@@ -260,7 +328,7 @@ def test_init_from_transfers_the_branch_and_freezes_it():
 @pytest.mark.parametrize(
     "params, match",
     [
-        (dict(conv_pool_size=2), "conv_pool_size=4"),
+        (dict(conv_pool_size=2), r"conv_pool_size=\(4,\)"),
         (dict(conv_filters=(3, 5)), "conv_filters, conv_kernel_sizes"),
     ],
 )

@@ -69,7 +69,7 @@ def _case(name):
             conv_branch=True,
             conv_filters=(3, 4, 2),
             conv_kernel_sizes=(3, 2, 2),
-            conv_pool_size=4,
+            conv_pool_size=(4, 3),  # per gap
         )
         return est.fit(X, labels), X_new
     if name == "reg_conv_channels_first":

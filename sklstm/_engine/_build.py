@@ -62,9 +62,14 @@ ARCHITECTURE = (
 CONV_AUTO_MIN_STEPS = 64
 # conv_pool_size="auto": pool by longest // CONV_POOL_PER, within 1..CONV_POOL_MAX
 # (4 from 64 steps: on all eight collections of benchmarks/accuracy.py as or
-# more accurate than 8, 10-45% slower; 16 and 1 were worse on OSULeaf)
+# more accurate than 8, 10-45% slower; 16 and 1 were worse on OSULeaf), and
+# after the first block at least enough for the second to read at most
+# CONV_POOL_TO steps (OSULeaf 427 -> 7, ACSF1 1460 -> 23: as accurate or
+# more, and the branch's cost no longer grows with the series' length)
 CONV_POOL_PER = 16
 CONV_POOL_MAX = 4
+CONV_POOL_TO = 64
+MAX_POOL = 2**20  # weightless, so no memory check bounds it; load accepts up to it
 
 
 # "auto" training length: at least this many optimizer steps, within these
@@ -174,11 +179,41 @@ def resolve_conv_branch(est, longest: int, *, tokens: bool) -> bool:
     return longest >= CONV_AUTO_MIN_STEPS
 
 
-def resolve_conv_pool_size(est, longest: int) -> int:
-    """``conv_pool_size`` on data whose longest sequence has ``longest`` steps."""
-    if est.conv_pool_size != "auto":
-        return int(est.conv_pool_size)
-    return int(min(CONV_POOL_MAX, max(1, longest // CONV_POOL_PER)))
+def resolve_conv_pool_size(est, longest: int) -> tuple[int, ...]:
+    """``conv_pool_size`` on data whose longest sequence has ``longest`` steps:
+    one pooling per gap between the convolution blocks."""
+    gaps = len(conv_layers(est)[0]) - 1
+    if not isinstance(est.conv_pool_size, str):
+        return explicit_pools(est.conv_pool_size, gaps)
+    later = min(CONV_POOL_MAX, max(1, longest // CONV_POOL_PER))
+    first = min(MAX_POOL, max(later, -(-longest // CONV_POOL_TO)))
+    return ((first,) + (later,) * (gaps - 1))[:gaps]
+
+
+def explicit_pools(value, gaps: int) -> tuple[int, ...]:
+    """An int or per-gap ``conv_pool_size`` as one positive int per gap."""
+    values = (value,) * gaps if isinstance(value, Integral) else tuple(value)
+    if len(values) != gaps or not all(
+        isinstance(v, Integral)
+        and not isinstance(v, (bool, np.bool_))
+        and 1 <= v <= MAX_POOL
+        for v in values
+    ):
+        raise ValueError(
+            f"conv_pool_size must be an int in [1, 2**20] or one such int per gap "
+            f"between the convolution blocks ({gaps} for {gaps + 1} blocks), got "
+            f"{value!r}."
+        )
+    return tuple(int(v) for v in values)
+
+
+def fitted_pools(est) -> tuple[int, ...]:
+    """The fitted branch's pooling per gap (``()`` without the branch)."""
+    if not getattr(est, "conv_branch_", False):
+        return ()
+    pools = getattr(est, "conv_pool_size_", 1)  # one int before per-gap pooling
+    gaps = len(conv_layers(est)[0]) - 1
+    return (int(pools),) * gaps if isinstance(pools, Integral) else tuple(pools)
 
 
 def conv_work(est, steps: int) -> int:
@@ -186,9 +221,9 @@ def conv_work(est, steps: int) -> int:
     ``steps`` raw steps (0 without the branch)."""
     if not getattr(est, "conv_branch_", False):
         return 0
-    pool = int(getattr(est, "conv_pool_size_", 1))
+    pools = fitted_pools(est) + (1,)
     width, work = int(est.input_size_), 0
-    for out, kernel in zip(*conv_layers(est), strict=True):
+    for out, kernel, pool in zip(*conv_layers(est), pools, strict=True):
         work += steps * width * out * kernel
         width, steps = out, -(-steps // pool)
     return work
@@ -229,7 +264,7 @@ def module_params(est, input_size: int, output_size: int) -> dict:
                 strict=True,
             )
         ),
-        "conv_pool_size": int(getattr(est, "conv_pool_size_", 1)),
+        "conv_pool_size": fitted_pools(est),
     }
 
 
@@ -520,8 +555,9 @@ def check_architecture(est, net: SequenceNet) -> None:
     if not isinstance(est.conv_branch, str):  # explicit: replaces the fitted one
         layers = conv_layers(est) if est.conv_branch else ((), ())
         new.update(zip(("conv_filters", "conv_kernel_sizes"), layers, strict=True))
-    if est.conv_pool_size != "auto" and new["conv_filters"]:
-        new["conv_pool_size"] = int(est.conv_pool_size)
+    if not isinstance(est.conv_pool_size, str) and new["conv_filters"]:
+        gaps = len(new["conv_filters"]) - 1
+        new["conv_pool_size"] = explicit_pools(est.conv_pool_size, gaps)
     changed = [
         name for name in ARCHITECTURE if getattr(net, f"module__{name}") != new[name]
     ]

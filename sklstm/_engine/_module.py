@@ -98,7 +98,7 @@ class LSTMNetwork(nn.Module):
         patch_stride: int | None = None,
         conv_filters: tuple[int, ...] = (),
         conv_kernel_sizes: tuple[int, ...] = (),
-        conv_pool_size: int = 1,
+        conv_pool_size: int | tuple[int, ...] = 1,
     ) -> None:
         super().__init__()
         self.return_sequences = return_sequences

@@ -52,6 +52,20 @@ def _int(value, low: int = 0) -> bool:
     )
 
 
+def _pools_fit(est, pools, branch) -> bool:
+    if _int(pools, 1):
+        return pools <= _build.MAX_POOL
+    if not isinstance(pools, tuple):
+        return False
+    if not branch:
+        return pools == ()
+    try:
+        gaps = len(_build.conv_layers(est)[0]) - 1
+        return _build.explicit_pools(pools, gaps) == pools
+    except ValueError:
+        return False
+
+
 def _floats(value, shape: tuple) -> bool:
     return (
         isinstance(value, np.ndarray)
@@ -74,9 +88,16 @@ def check_fitted(est, path) -> None:
     attrs = vars(est)
     for name in ("input_size_", "n_features_in_"):
         need(name, _int(attrs.get(name), 1), "a positive integer")
-    for name in ("patch_size_", "patch_stride_", "conv_pool_size_"):
+    for name in ("patch_size_", "patch_stride_"):
         if name in attrs:
             need(name, _int(attrs[name], 1) and attrs[name] <= 2**20, "a positive int")
+    if "conv_pool_size_" in attrs:
+        need(
+            "conv_pool_size_",
+            _pools_fit(est, attrs["conv_pool_size_"], attrs.get("conv_branch_")),
+            "an int in [1, 2**20] (files before per-gap pooling), or one such int "
+            "per gap between the convolution blocks (none without the branch)",
+        )
     if "conv_branch_" in attrs:
         need(
             "conv_branch_",

@@ -1,0 +1,79 @@
+"""The convolutional branch's training step: time-major products vs Conv1d.
+
+    python benchmarks/conv_speed.py [--repeats 7] [--steps 30]
+
+``ConvBranch`` trains time-major, each convolution one matrix product over
+the unfolded windows; its ``_forward_channels_first`` computes the same
+blocks with ``Conv1d`` and ``max_pool1d`` (the ONNX export's path, and
+what sklstm ran before). This times one optimizer step (forward, backward,
+Adam) of the default branch (filters ``(64, 128, 64)``, kernels ``(8, 5,
+3)``, ``"auto"`` pooling) at the batch sizes and lengths that the defaults
+give three UCR collections, on 1 and 2 torch threads. Each row is the
+median over ``--repeats`` runs of ``--steps`` steps, both paths alternated
+in every run, so that a busy machine slows both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sklstm._engine._conv import ConvBranch  # noqa: E402
+
+# (collection, batch size, steps, "auto" pooling) under the defaults
+SHAPES = [
+    ("GunPoint", 8, 150, (4, 4)),
+    ("OSULeaf", 16, 427, (7, 4)),
+    ("ACSF1", 8, 1460, (23, 4)),
+]
+
+
+def step_ms(branch: ConvBranch, x: torch.Tensor, path: str, steps: int) -> float:
+    forward = branch if path == "time-major" else branch._forward_channels_first
+    optimizer = torch.optim.Adam(branch.parameters())
+    start = time.perf_counter()
+    for _ in range(steps):
+        optimizer.zero_grad()
+        forward(x, None).square().mean().backward()
+        optimizer.step()
+    return (time.perf_counter() - start) / steps * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=30)
+    args = parser.parse_args()
+    saved = torch.get_num_threads()
+    print(
+        "| collection | batch x steps | pooling | threads | Conv1d ms | "
+        "time-major ms | speed-up |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for name, batch, steps, pools in SHAPES:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            torch.manual_seed(0)
+            branch = ConvBranch(1, (64, 128, 64), (8, 5, 3), pools).train()
+            x = torch.randn(batch, steps, 1)
+            times = {"Conv1d": [], "time-major": []}
+            for _ in range(args.repeats):
+                for path in times:
+                    step_ms(branch, x, path, 2)  # warm-up
+                    times[path].append(step_ms(branch, x, path, args.steps))
+            old, new = (statistics.median(t) for t in times.values())
+            print(
+                f"| {name} | {batch} x {steps} | {pools} | {threads} | {old:.2f} | "
+                f"{new:.2f} | {old / new:.2f}x |"
+            )
+    torch.set_num_threads(saved)
+
+
+if __name__ == "__main__":
+    main()
