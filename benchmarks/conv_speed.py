@@ -2,15 +2,18 @@
 
     python benchmarks/conv_speed.py [--repeats 7] [--steps 30]
 
-``ConvBranch`` trains time-major, each convolution one matrix product over
-the unfolded windows; its ``_forward_channels_first`` computes the same
-blocks with ``Conv1d`` and ``max_pool1d`` (the ONNX export's path, and
-what sklstm ran before). This times one optimizer step (forward, backward,
-Adam) of the default branch (filters ``(64, 128, 64)``, kernels ``(8, 5,
-3)``, ``"auto"`` pooling) at the batch sizes and lengths that the defaults
-give three UCR collections, on 1 and 2 torch threads. Each row is the
-median over ``--repeats`` runs of ``--steps`` steps, both paths alternated
-in every run, so that a busy machine slows both alike.
+``ConvBranch`` has two paths for the same blocks: time-major, each
+convolution one matrix product over the unfolded windows
+(``_forward_time_major``), and ``Conv1d`` with ``max_pool1d``
+(``_forward_channels_first``, also the ONNX export's path, and what sklstm
+ran before). Its ``forward`` takes the first up to ``TIME_MAJOR_MAX_WORK``
+multiply-adds per batch and the second above. This times one optimizer step
+(forward, backward, Adam) of the default branch (filters ``(64, 128, 64)``,
+kernels ``(8, 5, 3)``) through each path, at the batch sizes and lengths
+the defaults give three UCR collections with ``"auto"`` pooling, and on
+OSULeaf with less pooling, on 1 and 2 torch threads. Each row is the median
+over ``--repeats`` runs of ``--steps`` steps, both paths alternated in every
+run, so that a busy machine slows both alike.
 """
 
 from __future__ import annotations
@@ -24,18 +27,31 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sklstm._engine._conv import ConvBranch  # noqa: E402
+from sklstm._engine._conv import (  # noqa: E402
+    TIME_MAJOR_MAX_WORK,
+    ConvBranch,
+    multiply_adds,
+)
 
-# (collection, batch size, steps, "auto" pooling) under the defaults
+# (collection, batch size, steps, pooling): the defaults' batches and "auto"
+# pooling, then OSULeaf pooled less (more work per batch)
 SHAPES = [
     ("GunPoint", 8, 150, (4, 4)),
     ("OSULeaf", 16, 427, (7, 4)),
     ("ACSF1", 8, 1460, (23, 4)),
+    ("OSULeaf", 16, 427, (4, 4)),
+    ("ACSF1", 8, 1460, (4, 4)),
+    ("OSULeaf", 16, 427, (2, 1)),
+    ("OSULeaf", 16, 427, (1, 1)),
 ]
 
 
 def step_ms(branch: ConvBranch, x: torch.Tensor, path: str, steps: int) -> float:
-    forward = branch if path == "time-major" else branch._forward_channels_first
+    forward = (
+        branch._forward_time_major
+        if path == "time-major"
+        else branch._forward_channels_first
+    )
     optimizer = torch.optim.Adam(branch.parameters())
     start = time.perf_counter()
     for _ in range(steps):
@@ -52,11 +68,14 @@ def main() -> None:
     args = parser.parse_args()
     saved = torch.get_num_threads()
     print(
-        "| collection | batch x steps | pooling | threads | Conv1d ms | "
-        "time-major ms | speed-up |"
+        "| collection | batch x steps | pooling | M multiply-adds per batch | "
+        "forward takes | threads | Conv1d ms | time-major ms | speed-up |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, batch, steps, pools in SHAPES:
+        layers = ((64, 8), (128, 5), (64, 3))
+        work = batch * multiply_adds(1, layers, pools, steps)
+        takes = "time-major" if work <= TIME_MAJOR_MAX_WORK else "Conv1d"
         for threads in (1, 2):
             torch.set_num_threads(threads)
             torch.manual_seed(0)
@@ -69,8 +88,8 @@ def main() -> None:
                     times[path].append(step_ms(branch, x, path, args.steps))
             old, new = (statistics.median(t) for t in times.values())
             print(
-                f"| {name} | {batch} x {steps} | {pools} | {threads} | {old:.2f} | "
-                f"{new:.2f} | {old / new:.2f}x |"
+                f"| {name} | {batch} x {steps} | {pools} | {work / 1e6:.0f} | "
+                f"{takes} | {threads} | {old:.2f} | {new:.2f} | {old / new:.2f}x |"
             )
     torch.set_num_threads(saved)
 

@@ -132,7 +132,7 @@ def test_time_major_blocks_equal_conv1d(pool, mode):
             block[2].running_mean.uniform_(-1.0, 1.0)
     x = torch.randn(4, 23, 2)
     for lengths in (None, torch.tensor([23, 9, 1, 17])):
-        ours = branch(x, lengths)
+        ours = branch._forward_time_major(x, lengths)
         ours.sum().backward()
         grads = [p.grad.clone() for p in branch.parameters()]
         branch.zero_grad()
@@ -142,6 +142,25 @@ def test_time_major_blocks_equal_conv1d(pool, mode):
         for mine, theirs in zip(grads, branch.parameters(), strict=True):
             torch.testing.assert_close(mine, theirs.grad, rtol=1e-4, atol=1e-4)
         branch.zero_grad()
+
+
+def test_large_batches_take_the_conv1d_path(monkeypatch):
+    """Time-major below TIME_MAJOR_MAX_WORK multiply-adds per batch (faster
+    while memory-bound), Conv1d's kernels above it."""
+    import sklstm._engine._conv as conv
+
+    branch = ConvBranch(1, (2, 2, 2), (3, 3, 3), pool_size=4)
+    x = torch.randn(2, 37, 1)
+    work = conv.multiply_adds(1, [(2, 3), (2, 3), (2, 3)], (4, 4), 37)
+    assert work == 37 * 1 * 2 * 3 + 10 * 2 * 2 * 3 + 3 * 2 * 2 * 3
+    assert branch.layers == ((2, 3), (2, 3), (2, 3))
+    used = []
+    branch.blocks[0][1].register_forward_hook(lambda m, i, o: used.append("conv1d"))
+    small = branch(x)
+    assert used == []
+    monkeypatch.setattr(conv, "TIME_MAJOR_MAX_WORK", 2 * work - 1)
+    torch.testing.assert_close(branch(x), small, rtol=1e-5, atol=1e-6)
+    assert used == ["conv1d"]
 
 
 def test_auto_pooling_and_training_length_follow_the_data():

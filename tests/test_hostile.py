@@ -931,6 +931,19 @@ def test_a_network_that_cannot_fit_in_memory_is_refused_before_training(
     assert not hasattr(model, "net_")
 
 
+def test_the_memory_check_counts_the_convolutional_branch(monkeypatch):
+    """The branch's unfolded windows grow with features x kernel width x raw
+    steps: counted, and named when they are what does not fit."""
+    import sklstm._engine._build as build
+
+    monkeypatch.setattr(build, "device_memory", lambda device: 16 * 2**20)
+    X, y = np.ones((8, 2000, 20)), make_y("reg", 8)
+    model = LSTMRegressor(**{**FAST, "batch_size": 8}, conv_branch=True)
+    with pytest.raises(MemoryError, match="conv_filters"):
+        model.fit(X, y)
+    LSTMRegressor(**{**FAST, "batch_size": 8}, conv_branch=False).fit(X, y)
+
+
 def test_the_memory_check_leaves_ordinary_networks_alone():
     import sklstm._engine._build as build
     from sklstm._engine._runtime import device_memory

@@ -23,6 +23,7 @@ from sklstm._engine._callbacks import (
     silent,
     to_stderr,
 )
+from sklstm._engine._conv import multiply_adds
 from sklstm._engine._module import LSTMNetwork
 from sklstm._engine._net import SequenceNet, softmax_last
 from sklstm._engine._runtime import device_memory
@@ -221,12 +222,8 @@ def conv_work(est, steps: int) -> int:
     ``steps`` raw steps (0 without the branch)."""
     if not getattr(est, "conv_branch_", False):
         return 0
-    pools = fitted_pools(est) + (1,)
-    width, work = int(est.input_size_), 0
-    for out, kernel, pool in zip(*conv_layers(est), pools, strict=True):
-        work += steps * width * out * kernel
-        width, steps = out, -(-steps // pool)
-    return work
+    layers = list(zip(*conv_layers(est), strict=True))
+    return multiply_adds(est.input_size_, layers, fitted_pools(est), steps)
 
 
 def module_params(est, input_size: int, output_size: int) -> dict:
@@ -489,8 +486,9 @@ def memory_estimate(est, input_size: int, output_size: int, batch: int, steps: i
 
     ``parts`` counts the parameters of the LSTM, the embedding and the head.
     Parameters are counted on a network built on the ``meta`` device
-    (nothing is allocated); activations are what the LSTM keeps for the
-    backward pass of one batch of ``batch`` sequences of ``steps`` steps.
+    (nothing is allocated); activations are what the LSTM and the
+    convolutional branch keep for the backward pass of one batch of
+    ``batch`` sequences of ``steps`` steps.
     """
     params = module_params(est, input_size, output_size)
     with torch.device("meta"):
@@ -509,8 +507,24 @@ def memory_estimate(est, input_size: int, output_size: int, batch: int, steps: i
         * directions
         * params["hidden_size"]
         * _SAVED_PER_UNIT
-    )
+    ) + 4 * batch * conv_saved(params, steps)
     return _BYTES_PER_PARAMETER * sum(parts.values()), activations, parts
+
+
+def conv_saved(params: dict, steps: int) -> int:
+    """float32 values the convolutional branch keeps per sequence of ``steps``
+    raw steps for the backward pass: each block's unfolded windows (its
+    input times its kernel width), its convolution and normalized outputs,
+    and its pooled output."""
+    width, total = params["input_size"], 0
+    pools = tuple(params["conv_pool_size"]) + (1,)
+    for out, kernel, pool in zip(
+        params["conv_filters"], params["conv_kernel_sizes"], pools, strict=False
+    ):
+        pooled = -(-steps // pool)
+        total += steps * (width * kernel + 2 * out) + pooled * out
+        width, steps = out, pooled
+    return total
 
 
 def check_memory(est, input_size, output_size, batch: int, steps: int, device):
@@ -531,6 +545,13 @@ def check_memory(est, input_size, output_size, batch: int, steps: int, device):
             f"batch_size (a batch of {batch} sequences of {steps} steps), or "
             "shorten the sequences (patch_size)"
         )
+        params = module_params(est, input_size, output_size)
+        if 8 * batch * conv_saved(params, steps) > activations:  # most of it
+            lower = (
+                f"batch_size (a batch of {batch} sequences of {steps} steps), "
+                "or the convolutional branch's conv_filters (conv_branch=False "
+                "leaves it out)"
+            )
     else:
         lower = {
             "lstm": f"hidden_size (now {est.hidden_size}) or num_layers",

@@ -54,12 +54,14 @@ class ConvBranch(nn.Module):
     last steps and zeros gives what those steps alone give. (Batch
     normalization's statistics still count the zeroed steps.)
 
-    The blocks run time-major, each convolution as one matrix product over
-    the unfolded windows (``Tensor.unfold``): on CPU a training step of the
-    default branch took 1.25-1.75x less time than through ``Conv1d``'s
-    layout (``benchmarks/conv_speed.py``). The parameters are ``Conv1d``'s,
-    and an ONNX export, which cannot unfold a dynamic time axis, traces the
-    same blocks through ``Conv1d`` (``_forward_channels_first``).
+    Up to ``TIME_MAJOR_MAX_WORK`` multiply-adds per batch the blocks run
+    time-major, each convolution one matrix product over the unfolded
+    windows (``Tensor.unfold``): on CPU a training step of the default
+    branch at the defaults' batches took 1.2-1.8x less time than through
+    ``Conv1d``'s layout (``benchmarks/conv_speed.py``). Larger batches, and
+    an ONNX export (which cannot unfold a dynamic time axis), run the same
+    blocks through ``Conv1d`` and ``max_pool1d`` (``_forward_channels_first``),
+    with the same parameters.
     """
 
     def __init__(
@@ -103,6 +105,10 @@ class ConvBranch(nn.Module):
             )
             width = int(out)
         self.blocks = nn.ModuleList(blocks)
+        self.in_channels = int(in_channels)
+        self.layers = tuple(
+            (int(f), int(k)) for f, k in zip(filters, kernel_sizes, strict=True)
+        )
         self.out_features = width
 
     def forward(
@@ -110,8 +116,15 @@ class ConvBranch(nn.Module):
     ) -> torch.Tensor:
         if lengths is not None:
             lengths = lengths.to(x.device)
-        if torch.onnx.is_in_onnx_export():
+        work = multiply_adds(self.in_channels, self.layers, self.pool_sizes, x.shape[1])
+        if torch.onnx.is_in_onnx_export() or x.shape[0] * work > TIME_MAJOR_MAX_WORK:
             return self._forward_channels_first(x, lengths)
+        return self._forward_time_major(x, lengths)
+
+    def _forward_time_major(
+        self, x: torch.Tensor, lengths: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The blocks on ``(batch, steps, channels)``, one product each."""
         h = x
         for i, (pad, conv, norm, relu) in enumerate(self.blocks):
             mask = None if lengths is None else _mask(lengths, h)[..., None]
@@ -166,6 +179,31 @@ class ConvBranch(nn.Module):
         return (h * mask).sum(dim=-1) / mask.sum(dim=-1).clamp(min=1.0)
 
 
+# Time-major products beat Conv1d while a batch is small enough to be bound
+# by memory traffic; with more multiply-adds per batch Conv1d's kernels win.
+# One training step of the default branch (benchmarks/conv_speed.py):
+# time-major 1.2-1.8x faster at 15M-84M (the defaults' batches on GunPoint,
+# OSULeaf, ACSF1) and 1.2-1.3x at 144M (ACSF1 pooled by 4), Conv1d
+# 1.05-1.15x faster at 228M and 451M (OSULeaf pooled by (2, 1), unpooled)
+TIME_MAJOR_MAX_WORK = 200_000_000
+
+
+def multiply_adds(
+    in_channels: int,
+    layers: tuple[tuple[int, int], ...],
+    pools: tuple[int, ...],
+    steps: int,
+) -> int:
+    """Multiply-adds of the branch's convolutions for one sequence of
+    ``steps`` steps: ``layers`` holds each block's ``(out_channels,
+    kernel_size)``, ``pools`` the pooling after each block but the last."""
+    work, width = 0, int(in_channels)
+    for (out, kernel), pool in zip(layers, tuple(pools) + (1,), strict=True):
+        work += steps * width * out * kernel
+        width, steps = out, -(-steps // pool)
+    return work
+
+
 def _pooled(lengths: torch.Tensor, pool: int) -> torch.Tensor:
     """Each row's steps after pooling by ``pool`` (its last window partial)."""
     return torch.div(lengths + pool - 1, pool, rounding_mode="floor")
@@ -178,4 +216,4 @@ def _mask(lengths: torch.Tensor, h: torch.Tensor, axis: int = 1) -> torch.Tensor
     return (steps[None, :] < lengths[:, None]).to(h.dtype)
 
 
-__all__ = ["ConvBranch"]
+__all__ = ["ConvBranch", "multiply_adds"]

@@ -143,9 +143,11 @@ def out_of_memory_as(advice: str) -> Iterator[None]:
 _SMALL_STEP_WORK = 8_000_000
 # The convolutional branch runs each block over a whole batch in one call. Per
 # batch (all blocks, default pooling), a second thread gained nothing at 12M
-# (BasicMotions) and 15M (GunPoint), 1.2x at 25M (ArrowHead) and 1.4x at 30M
-# (ACSF1): fit seconds of `benchmarks/accuracy.py --params '{"n_threads": 1}'`
-# against `'{"n_threads": 2}'`.
+# (BasicMotions: 2.0 s on one thread, 1.9 s on two) and 15M (GunPoint: 1.8 /
+# 1.7 s), 1.1x at 25M (ArrowHead: 2.3 / 2.1 s) and 1.2x at 30M (ACSF1: 3.6 /
+# 3.0 s): fit seconds of `benchmarks/accuracy.py --seeds 3 --only GunPoint
+# BasicMotions ArrowHead ACSF1 --params '{"n_threads": 1}' --models "sklstm,
+# params"` against the same with `'{"n_threads": 2}'`.
 _SMALL_CONV_WORK = 20_000_000
 
 
