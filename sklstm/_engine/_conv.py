@@ -54,14 +54,14 @@ class ConvBranch(nn.Module):
     last steps and zeros gives what those steps alone give. (Batch
     normalization's statistics still count the zeroed steps.)
 
-    Up to ``TIME_MAJOR_MAX_WORK`` multiply-adds per batch the blocks run
-    time-major, each convolution one matrix product over the unfolded
-    windows (``Tensor.unfold``): on CPU a training step of the default
+    On CPU, up to ``TIME_MAJOR_MAX_WORK`` multiply-adds per batch, the
+    blocks run time-major, each convolution one matrix product over the
+    unfolded windows (``Tensor.unfold``): a training step of the default
     branch at the defaults' batches took 1.2-1.8x less time than through
-    ``Conv1d``'s layout (``benchmarks/conv_speed.py``). Larger batches, and
-    an ONNX export (which cannot unfold a dynamic time axis), run the same
-    blocks through ``Conv1d`` and ``max_pool1d`` (``_forward_channels_first``),
-    with the same parameters.
+    ``Conv1d``'s layout (``benchmarks/conv_speed.py``). Larger batches,
+    GPUs (unmeasured there) and an ONNX export (which cannot unfold a
+    dynamic time axis) run the same blocks, with the same parameters,
+    through ``Conv1d`` and ``max_pool1d`` (``_forward_channels_first``).
     """
 
     def __init__(
@@ -117,7 +117,11 @@ class ConvBranch(nn.Module):
         if lengths is not None:
             lengths = lengths.to(x.device)
         work = multiply_adds(self.in_channels, self.layers, self.pool_sizes, x.shape[1])
-        if torch.onnx.is_in_onnx_export() or x.shape[0] * work > TIME_MAJOR_MAX_WORK:
+        if (
+            x.device.type != "cpu"  # measured on CPU only: GPUs keep cuDNN's kernels
+            or torch.onnx.is_in_onnx_export()
+            or x.shape[0] * work > TIME_MAJOR_MAX_WORK
+        ):
             return self._forward_channels_first(x, lengths)
         return self._forward_time_major(x, lengths)
 
