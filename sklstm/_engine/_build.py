@@ -23,7 +23,7 @@ from sklstm._engine._callbacks import (
     silent,
     to_stderr,
 )
-from sklstm._engine._conv import multiply_adds
+from sklstm._engine._conv import block_shapes, multiply_adds
 from sklstm._engine._module import LSTMNetwork
 from sklstm._engine._net import SequenceNet, softmax_last
 from sklstm._engine._runtime import device_memory
@@ -516,15 +516,16 @@ def conv_saved(params: dict, steps: int) -> int:
     raw steps for the backward pass: each block's unfolded windows (its
     input times its kernel width), its convolution and normalized outputs,
     and its pooled output."""
-    width, total = params["input_size"], 0
-    pools = tuple(params["conv_pool_size"]) + (1,)
-    for out, kernel, pool in zip(
-        params["conv_filters"], params["conv_kernel_sizes"], pools, strict=False
-    ):
-        pooled = -(-steps // pool)
-        total += steps * (width * kernel + 2 * out) + pooled * out
-        width, steps = out, pooled
-    return total
+    if not params["conv_filters"]:
+        return 0
+    layers = tuple(
+        zip(params["conv_filters"], params["conv_kernel_sizes"], strict=True)
+    )
+    shapes = block_shapes(params["input_size"], layers, params["conv_pool_size"], steps)
+    return sum(
+        read * (width * kernel + 2 * out) + pooled * out
+        for width, out, kernel, read, pooled in shapes
+    )
 
 
 def check_memory(est, input_size, output_size, batch: int, steps: int, device):

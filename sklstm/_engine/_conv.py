@@ -19,6 +19,7 @@ faster (user guide, "Accuracy against MiniRocket").
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from numbers import Integral
 
 import torch
@@ -192,6 +193,23 @@ class ConvBranch(nn.Module):
 TIME_MAJOR_MAX_WORK = 200_000_000
 
 
+def block_shapes(
+    in_channels: int,
+    layers: tuple[tuple[int, int], ...],
+    pools: tuple[int, ...],
+    steps: int,
+) -> Iterator[tuple[int, int, int, int, int]]:
+    """Per block, for one sequence of ``steps`` steps: ``(in_channels,
+    out_channels, kernel_size, steps read, steps after its pooling)``.
+    ``layers`` holds each block's ``(out_channels, kernel_size)``, ``pools``
+    the pooling after each block but the last."""
+    width = int(in_channels)
+    for (out, kernel), pool in zip(layers, tuple(pools) + (1,), strict=True):
+        pooled = -(-steps // pool)
+        yield width, out, kernel, steps, pooled
+        width, steps = out, pooled
+
+
 def multiply_adds(
     in_channels: int,
     layers: tuple[tuple[int, int], ...],
@@ -199,13 +217,13 @@ def multiply_adds(
     steps: int,
 ) -> int:
     """Multiply-adds of the branch's convolutions for one sequence of
-    ``steps`` steps: ``layers`` holds each block's ``(out_channels,
-    kernel_size)``, ``pools`` the pooling after each block but the last."""
-    work, width = 0, int(in_channels)
-    for (out, kernel), pool in zip(layers, tuple(pools) + (1,), strict=True):
-        work += steps * width * out * kernel
-        width, steps = out, -(-steps // pool)
-    return work
+    ``steps`` steps (arguments as for :func:`block_shapes`)."""
+    return sum(
+        width * out * kernel * read
+        for width, out, kernel, read, _ in block_shapes(
+            in_channels, layers, pools, steps
+        )
+    )
 
 
 def _pooled(lengths: torch.Tensor, pool: int) -> torch.Tensor:
@@ -220,4 +238,4 @@ def _mask(lengths: torch.Tensor, h: torch.Tensor, axis: int = 1) -> torch.Tensor
     return (steps[None, :] < lengths[:, None]).to(h.dtype)
 
 
-__all__ = ["ConvBranch", "multiply_adds"]
+__all__ = ["ConvBranch", "block_shapes", "multiply_adds"]
