@@ -168,8 +168,11 @@ batch_size : int or "auto", default="auto"
     Samples per gradient step. ``"auto"`` adapts it to the training rows:
     the power of two nearest below ``n_train / 8``, between 8 and 64 (40
     rows: 8; 270 rows: 32; 600 rows or more: 64), so small data sets still
-    get several steps per epoch. The value used is ``batch_size_``. Larger
-    batches run faster per epoch.
+    get several steps per epoch. A classifier with the convolutional branch
+    (``conv_branch_``) takes at least the power of two at or above its
+    number of classes (10 classes: 16), for as many epochs as the smaller
+    batch would have had. The value used is ``batch_size_``. Larger batches
+    run faster per epoch.
 
 max_epochs : int or "auto", default="auto"
     Passes over the training data (fewer with early stopping). ``"auto"``
@@ -258,8 +261,9 @@ epoch_cache : str or None, default=None
     trains only the missing epochs: halving searches with
     ``resource="max_epochs"`` and validation curves over ``max_epochs`` stop
     retraining earlier rungs. The key covers everything that decides the
-    result (parameters, data, labels, target scale, ``init_from``'s weights),
-    and ``max_epochs`` too when the learning-rate schedule spans it, so a
+    result (parameters, data, labels, target scale, ``init_from``'s weights,
+    the batch size used), and ``max_epochs`` too when the learning-rate
+    schedule spans it, so a
     resumed fit equals a fit from scratch. Not used with ``early_stopping``.
     Entries are sklstm model files (never pickles), written atomically; the
     directory is created and checked for writing before training. Point it

@@ -179,13 +179,15 @@ def resolve_training(est, n_train: int, *, incremental: bool) -> None:
     est.lr_scheduler_ = (
         auto_schedule if est.lr_scheduler == "auto" else est.lr_scheduler
     )
-    est.batch_size_ = _build.resolve_batch_size(est.batch_size, n_train)
+    conv = getattr(est, "conv_branch_", False)
+    batch = _build.resolve_batch_size(est.batch_size, n_train)
     est.max_epochs_ = _build.resolve_max_epochs(
-        est.max_epochs,
-        n_train,
-        est.batch_size_,
-        conv=getattr(est, "conv_branch_", False),
+        est.max_epochs, n_train, batch, conv=conv
     )
+    # epochs are counted at the batch for n_train: the larger batch for many
+    # classes takes fewer, larger steps over as many passes (as much time)
+    n_classes = len(getattr(est, "classes_", ())) if conv else 0
+    est.batch_size_ = _build.class_batch(est.batch_size, batch, n_classes)
 
 
 def check_sample_weight(sample_weight, n: int) -> np.ndarray | None:

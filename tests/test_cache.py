@@ -65,6 +65,25 @@ def test_target_scale_joins_the_key(reg_data, tmp_path):
     )
 
 
+def test_the_resolved_batch_joins_the_key(reg_data, tmp_path, monkeypatch):
+    # batch_size="auto" in both fits, but a later rule (another release)
+    # resolves it to another batch: the cached epochs are not that fit's
+    X, y = reg_data
+    params = {
+        **FAST,
+        "batch_size": "auto",
+        "lr_scheduler": "exponential",
+        "epoch_cache": str(tmp_path),
+    }
+    first = LSTMRegressor(**params, max_epochs=2).fit(X, y)
+    assert first.batch_size_ == 8
+    monkeypatch.setattr("sklstm._engine._build.AUTO_BATCH", (16, 64))
+    later = LSTMRegressor(**params, max_epochs=3).fit(X, y)
+    assert later.batch_size_ == 16 and later.n_iter_ == 3
+    again = LSTMRegressor(**params, max_epochs=4).fit(X, y)
+    assert again.n_iter_ == 1  # the same rule resumes
+
+
 def test_pretrained_weights_and_random_state_join_the_key(reg_data, tmp_path):
     X, y = reg_data
     first = LSTMRegressor(**FAST, max_epochs=2).fit(X, y)

@@ -13,7 +13,12 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
 from sklstm import LSTMClassifier, LSTMRegressor, load, save
-from sklstm._engine._build import CONV_AUTO_MIN_STEPS, conv_work, resolve_max_epochs
+from sklstm._engine._build import (
+    CONV_AUTO_MIN_STEPS,
+    class_batch,
+    conv_work,
+    resolve_max_epochs,
+)
 from sklstm._engine._conv import ConvBranch
 from sklstm._engine._runtime import auto_threads
 from sklstm.model_selection import GroupingReport, search_space
@@ -190,6 +195,28 @@ def test_auto_pooling_and_training_length_follow_the_data():
     assert resolve_max_epochs(7, 40, 8, conv=True) == 7
     auto = LSTMClassifier(random_state=0, hidden_size=2, **SMALL_CONV)
     assert auto.fit(LONG, LABELS).max_epochs_ == 80  # 40 rows, batches of 8
+
+
+def test_auto_batch_holds_every_class_with_the_branch():
+    ten = np.arange(len(LONG)) % 10
+    # 40 rows: batches of 8 for 80 epochs; ten classes raise the batch to 16
+    # over the same epochs, the branch's batch norm then sees most classes
+    est = LSTMClassifier(random_state=0, hidden_size=2, **SMALL_CONV)
+    est.partial_fit(LONG, ten, classes=np.arange(10))
+    assert (est.batch_size_, est.max_epochs_) == (16, 80)
+    assert est.net_.batch_size == 16
+    few = LSTMClassifier(random_state=0, hidden_size=2, **SMALL_CONV)
+    assert few.partial_fit(LONG, LABELS, classes=["down", "up"]).batch_size_ == 8
+    for other in (
+        LSTMClassifier(random_state=0, hidden_size=2, conv_branch=False),
+        LSTMClassifier(random_state=0, hidden_size=2, batch_size=8, **SMALL_CONV),
+    ):
+        other.partial_fit(LONG, ten, classes=np.arange(10))
+        assert other.batch_size_ == 8
+    reg = LSTMRegressor(random_state=0, hidden_size=2, **SMALL_CONV)
+    assert reg.partial_fit(LONG, ten.astype(float)).batch_size_ == 8
+    assert class_batch("auto", 8, 100) == 64 and class_batch("auto", 32, 9) == 32
+    assert class_batch(np.int64(8), 8, 10) == 8
 
 
 def test_threads_count_the_branch_work():

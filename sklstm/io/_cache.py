@@ -73,6 +73,8 @@ def cache_key(estimator, data: SequenceDataset, targets: np.ndarray) -> str:
     }
     if estimator.lr_scheduler not in _RESUMABLE_SCHEDULES:
         params["max_epochs"] = estimator.max_epochs_  # the schedule spans it
+    # the batch "auto" resolved to: its rule may change between releases
+    params["batch_size"] = estimator.batch_size_
     classes = getattr(estimator, "classes_", None)
     return fingerprint(
         type(estimator).__qualname__.encode(),
