@@ -148,18 +148,32 @@ def _init_parameters(cls: type) -> frozenset:
     return frozenset(inspect.signature(cls.__init__).parameters)
 
 
+def _positive_ints(
+    value, repeat: int = 1, high: int | None = None
+) -> tuple[int, ...] | None:
+    """``value``, an int (``repeat`` times) or a sequence of them, as a tuple
+    of ints; None if an entry is not an int in [1, ``high``] (bools are not)."""
+    values = (value,) * repeat if isinstance(value, Integral) else tuple(value)
+    if all(
+        isinstance(v, Integral)
+        and not isinstance(v, (bool, np.bool_))
+        and v >= 1
+        and (high is None or v <= high)
+        for v in values
+    ):
+        return tuple(int(v) for v in values)
+    return None
+
+
 def head_units(value) -> tuple[int, ...]:
     """``head_units`` as a tuple of ints (an int is one layer)."""
-    units = (value,) if isinstance(value, Integral) else tuple(value)
-    if not all(
-        isinstance(u, Integral) and not isinstance(u, (bool, np.bool_)) and u >= 1
-        for u in units
-    ):
+    units = _positive_ints(value)
+    if units is None:
         raise ValueError(
             "head_units must be a positive integer or a tuple of positive "
             f"integers, got {value!r}."
         )
-    return tuple(int(u) for u in units)
+    return units
 
 
 def conv_layers(est) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -167,16 +181,13 @@ def conv_layers(est) -> tuple[tuple[int, ...], tuple[int, ...]]:
     out = []
     for name in ("conv_filters", "conv_kernel_sizes"):
         value = getattr(est, name)
-        values = (value,) if isinstance(value, Integral) else tuple(value)
-        if not values or not all(
-            isinstance(v, Integral) and not isinstance(v, (bool, np.bool_)) and v >= 1
-            for v in values
-        ):
+        values = _positive_ints(value)
+        if not values:  # None, or no block
             raise ValueError(
                 f"{name} must be a positive integer or a non-empty tuple of "
                 f"positive integers, got {value!r}."
             )
-        out.append(tuple(int(v) for v in values))
+        out.append(values)
     if len(out[0]) != len(out[1]):
         raise ValueError(
             f"conv_filters={out[0]} and conv_kernel_sizes={out[1]} must have "
@@ -207,19 +218,14 @@ def resolve_conv_pool_size(est, longest: int) -> tuple[int, ...]:
 
 def explicit_pools(value, gaps: int) -> tuple[int, ...]:
     """An int or per-gap ``conv_pool_size`` as one positive int per gap."""
-    values = (value,) * gaps if isinstance(value, Integral) else tuple(value)
-    if len(values) != gaps or not all(
-        isinstance(v, Integral)
-        and not isinstance(v, (bool, np.bool_))
-        and 1 <= v <= MAX_POOL
-        for v in values
-    ):
+    values = _positive_ints(value, gaps, MAX_POOL)
+    if values is None or len(values) != gaps:
         raise ValueError(
             f"conv_pool_size must be an int in [1, 2**20] or one such int per gap "
             f"between the convolution blocks ({gaps} for {gaps + 1} blocks), got "
             f"{value!r}."
         )
-    return tuple(int(v) for v in values)
+    return values
 
 
 def fitted_pools(est) -> tuple[int, ...]:
@@ -228,7 +234,7 @@ def fitted_pools(est) -> tuple[int, ...]:
         return ()
     pools = getattr(est, "conv_pool_size_", 1)  # one int before per-gap pooling
     gaps = len(conv_layers(est)[0]) - 1
-    return (int(pools),) * gaps if isinstance(pools, Integral) else tuple(pools)
+    return _positive_ints(pools, gaps)  # checked by fit or load
 
 
 def conv_work(est, steps: int) -> int:
