@@ -20,8 +20,11 @@ mean test accuracy over ``--seeds`` seeds (the spread is max - min) and the
 mean fit seconds on this machine, for:
 
 - ``sklstm, no conv``: ``SequenceScaler`` + ``LSTMClassifier(conv_branch=
-  False)``, the defaults before the convolutional branch;
+  False, series_norm=False)``, the defaults before the convolutional branch
+  and the per-series normalization: the time reference;
 - ``sklstm defaults``: ``SequenceScaler`` + ``LSTMClassifier()``;
+- ``sklstm, no series norm``: the defaults with ``series_norm=False`` (the
+  defaults before the per-series normalization);
 - ``sklstm, conv on``: the same with ``conv_branch=True`` (the branch on
   short sequences too; on long ones it is the defaults again);
 - ``sklstm, no pooling``: ``conv_branch=True, conv_pool_size=1``, the
@@ -154,8 +157,16 @@ def one_nn(seed: int, X):
 
 def models(with_tuned: bool, params: dict | None = None) -> dict:
     out = {
-        "sklstm, no conv": (lambda s, X: sklstm_model(s, X, conv_branch=False), "lstm"),
+        # the LSTM alone, as before the branch and the series normalization
+        "sklstm, no conv": (
+            lambda s, X: sklstm_model(s, X, conv_branch=False, series_norm=False),
+            "lstm",
+        ),
         "sklstm defaults": (lambda s, X: sklstm_model(s, X), "lstm"),
+        "sklstm, no series norm": (
+            lambda s, X: sklstm_model(s, X, series_norm=False),
+            "lstm",
+        ),
         "sklstm, conv on": (lambda s, X: sklstm_model(s, X, conv_branch=True), "lstm"),
         "sklstm, no pooling": (
             lambda s, X: sklstm_model(s, X, conv_branch=True, conv_pool_size=1),
@@ -230,6 +241,7 @@ def _note(model) -> str:
         text = (
             f"conv {lstm.conv_branch_}"
             + (f" (pool {lstm.conv_pool_size_})" if lstm.conv_branch_ else "")
+            + f", series norm {lstm.series_norm_}"
             + f", batch {lstm.batch_size_}, {lstm.max_epochs_} epochs, "
             f"patch {lstm.patch_size_}"
         )

@@ -5,10 +5,12 @@
 
 ``conv_branch="auto"`` turns the branch on for regressors too, from 64 steps.
 This runs aeon's Covid3Month (140 training series of 84 steps, official
-split) with ``SequenceScaler`` + ``LSTMRegressor``: without the branch, with
-the defaults (the branch pooled by ``conv_pool_size="auto"``) and with the
-unpooled branch (``conv_pool_size=1``). Test RMSE, mean over seeds, and fit
-seconds; the last line is the RMSE of predicting the training mean.
+split) with ``SequenceScaler`` + ``LSTMRegressor``: the LSTM alone (no branch, no
+per-series normalization), the defaults (the branch pooled by
+``conv_pool_size="auto"``, ``series_norm="auto"``), the defaults without
+``series_norm`` and with the unpooled branch (``conv_pool_size=1``). Test
+RMSE, mean over seeds, and fit seconds; the last line is the RMSE of
+predicting the training mean.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from sklstm import LSTMRegressor  # noqa: E402
 from sklstm.preprocessing import SequenceScaler  # noqa: E402
 
 MODELS = {
-    "no conv": {"conv_branch": False},
+    "no conv": {"conv_branch": False, "series_norm": False},  # the LSTM alone
     "defaults": {},
+    "no series norm": {"series_norm": False},
     "unpooled branch": {"conv_branch": True, "conv_pool_size": 1},
 }
 
@@ -62,6 +65,7 @@ def main() -> None:
             errors.append(mean_squared_error(y_test, model.predict(X_test)) ** 0.5)
         lstm = model[-1]
         used = f"conv {lstm.conv_branch_}, pool {lstm.conv_pool_size_}, "
+        used += f"series norm {lstm.series_norm_}, "
         used += f"{lstm.max_epochs_} epochs"
         print(
             f"| {label} | {statistics.mean(errors):.4f} | "

@@ -28,11 +28,13 @@ interpolated), both bundled with statsmodels. Run::
 
     python benchmarks/forecast.py                # 3 seeds, every series
     python benchmarks/forecast.py --seeds 1 --datasets airline
+    python benchmarks/forecast.py --params '{"series_norm": false}'
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 import warnings
 
@@ -97,8 +99,10 @@ def statistical(name: str, series: np.ndarray, n_train: int, s: int) -> np.ndarr
     return np.exp(pred) if log else np.asarray(pred)
 
 
-def recipe(series: np.ndarray, n_train: int, s: int, seed: int):
-    """The documented recipe; returns test forecasts, 90% intervals, choice."""
+def recipe(series: np.ndarray, n_train: int, s: int, seed: int, params=None):
+    """The documented recipe; returns test forecasts, 90% intervals, choice.
+
+    ``params``: other ``LSTMRegressor`` parameters for every fit."""
     from sklearn.ensemble import VotingRegressor
     from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 
@@ -107,7 +111,8 @@ def recipe(series: np.ndarray, n_train: int, s: int, seed: int):
     X, y = series.reshape(-1, 1), series
     transform = "log" if multiplicative(series[:n_train], s) else None
     model = WindowedForecaster(target_transform=transform).set_params(
-        estimator__lstmregressor__random_state=seed
+        estimator__lstmregressor__random_state=seed,
+        **{f"estimator__lstmregressor__{k}": v for k, v in (params or {}).items()},
     )
     grid = {
         "lookback": [s + 1, 2 * s + 1],  # lags s and s + 1 pair with a difference
@@ -172,6 +177,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--datasets", nargs="+", default=["airline", "sunspots", "co2"])
+    parser.add_argument(
+        "--params",
+        type=json.loads,
+        default=None,
+        help="other LSTMRegressor parameters as JSON, e.g. '{\"series_norm\": false}'",
+    )
     args = parser.parse_args()
 
     rows = []
@@ -189,7 +200,7 @@ def main() -> None:
         scores, errors, covered, choices, seconds = [], [], [], [], []
         for seed in range(args.seeds):
             start = time.perf_counter()
-            pred, interval, best = recipe(series, n_train, s, seed)
+            pred, interval, best = recipe(series, n_train, s, seed, args.params)
             seconds.append(time.perf_counter() - start)
             scores.append(rmse(test, pred))
             errors.append(mae(test, pred))

@@ -135,6 +135,32 @@ conv_pool_size : int in [1, 2**20], tuple of int or "auto", default="auto"
     at least 400 optimizer steps (30-300 epochs) instead of 1000: the pooled
     branch needed no more.
 
+series_norm : bool or "auto", default="auto"
+    Per-series (instance) normalization inside the network: each series is
+    also standardized by its own mean and standard deviation, per feature
+    and over its real steps. The convolutional branch reads this copy
+    instead of the input; without the branch, the LSTM reads it beside the
+    input (``2 * n_features`` values per step). Each series' mean (as
+    ``sign(m) * log(1 + |m|)``) and the log of its standard deviation,
+    standardized over the training series, join the head's inputs, so level
+    and scale still count (reversible instance normalization keeps them for
+    forecasting: Kim et al., ICLR 2022). It matters when the series' sizes
+    differ widely, where a global scaler such as ``SequenceScaler`` leaves
+    the small ones near zero. ``"auto"`` uses it in classifiers unless every
+    training series already has the same mean and spread per feature (within
+    5% of the typical spread: data shipped z-normalized, as most UCR
+    collections are), where the copy would repeat the input; regressors
+    leave it off (neutral on aeon's Covid3Month, slightly worse in the
+    forecasting recipe: ``benchmarks/conv_regression.py``,
+    ``benchmarks/forecast.py``). Test accuracy on the collections of
+    ``benchmarks/accuracy.py`` that are not z-normalized: PLAID 0.51 ->
+    0.87, PigCVP 0.36 -> 0.78, JapaneseVowels 0.96 -> 0.98, BasicMotions
+    1.00 -> 1.00, PickupGestureWiimoteZ 0.87 -> 0.83 (user guide, "Accuracy
+    against MiniRocket"). Not with ``return_sequences=True``,
+    ``stateful=True`` or token ids (``"auto"`` leaves it out there). The
+    value used is ``series_norm_``; with ``init_from``, ``"auto"`` follows
+    the pretrained model, whose layers must read what they learned on.
+
 gate_init : {"forget_bias", "chrono", "default"}, default="forget_bias"
     Initial LSTM gate biases. ``"forget_bias"``: forget-gate bias 1
     (Jozefowicz et al., ICML 2015), so cells keep their state early in
@@ -389,6 +415,10 @@ conv_pool_size_ : tuple of int
     The pooling after each convolution block but the last (``conv_pool_size``
     resolved: ``len(conv_filters) - 1`` windows, in steps; ``()`` without
     the branch).
+
+series_norm_ : bool
+    Whether the network normalizes each series itself (``series_norm``
+    resolved on the training data).
 
 lstm_steps_ : int
     The longest training sequence in LSTM steps (patches, with patching).

@@ -165,6 +165,8 @@ def _read_data(est, X, y, sample_weight, *, reset: bool, classes):
     targets = est._check_target(y, data, fit=reset, classes=classes)
     est._check_length(data, targets)
     sw = check_sample_weight(sample_weight, len(data))
+    if reset:  # on the rows that count: a weight of 0 leaves a row out
+        est.series_norm_ = _build.resolve_series_norm(est, data, sw)
     if sw is not None:
         data.weight = torch.from_numpy(sw.astype(np.float32))
     data.y = est._target_tensor(targets, sw, reset=reset)
@@ -267,6 +269,11 @@ def new_net(est, plan: FitPlan) -> SequenceNet:
     anything is allocated.
     """
     X = plan.train.X
+    source = None
+    if est.init_from is not None:
+        source = pretrained_source(est.init_from)
+        if isinstance(est.series_norm, str):
+            est.series_norm_ = _series_norm_like(est, source)
     _build.check_memory(
         est,
         est.input_size_,
@@ -287,23 +294,45 @@ def new_net(est, plan: FitPlan) -> SequenceNet:
     )
     with out_of_memory_as("building the network; lower hidden_size or num_layers."):
         net.initialize()
-    if est.init_from is not None:
-        load_pretrained(est.init_from, net.module_, freeze=bool(est.freeze))
+    if net.module_.series_norm:
+        train = plan.train
+        net.module_.fit_statistics(train.X, train.lengths, train.weight)
+    if source is not None:
+        load_pretrained(source, net.module_, freeze=bool(est.freeze))
     return net
+
+
+def pretrained_source(source):
+    """``init_from`` as a fitted estimator (a path is loaded)."""
+    if isinstance(source, (str, os.PathLike)):
+        from sklstm.io._persist import load
+
+        source = load(source)
+    check_is_fitted(source, msg="init_from must be a fitted sklstm estimator.")
+    if not isinstance(
+        getattr(getattr(source, "net_", None), "module_", None), LSTMNetwork
+    ):
+        raise ValueError("init_from must be a fitted sklstm estimator.")
+    return source
+
+
+def _series_norm_like(est, source) -> bool:
+    """``series_norm="auto"`` under ``init_from``: what lets the pretrained
+    layers read what they learned on (see :func:`_check_same_inputs`)."""
+    src = source.net_.module_
+    if not est.conv_branch_:  # the LSTM would read the copy
+        return bool(getattr(src, "lstm_reads_copy", False))
+    if getattr(src, "conv", None) is not None:  # the branch reads it
+        return bool(getattr(src, "series_norm", False))
+    return bool(est.series_norm_)  # the LSTM reads the input either way
 
 
 def load_pretrained(source, module: LSTMNetwork, *, freeze: bool = False) -> None:
     """Copy the pretrained parts of ``source`` into ``module``: the LSTM, the
     embedding, and the convolutional branch when both networks have one
     (weights and batch normalization's running statistics)."""
-    if isinstance(source, (str, os.PathLike)):
-        from sklstm.io._persist import load
-
-        source = load(source)
-    check_is_fitted(source, msg="init_from must be a fitted sklstm estimator.")
-    src = getattr(getattr(source, "net_", None), "module_", None)
-    if not isinstance(src, LSTMNetwork):
-        raise ValueError("init_from must be a fitted sklstm estimator.")
+    src = pretrained_source(source).net_.module_
+    _check_same_inputs(module, src)
     for part, same in _PRETRAINED_PARTS.items():
         mine, theirs = getattr(module, part, None), getattr(src, part, None)
         if mine is None and theirs is None:
@@ -332,6 +361,34 @@ def load_pretrained(source, module: LSTMNetwork, *, freeze: bool = False) -> Non
                 f"(use the same {same} as the pretrained one). "
                 f"torch says: {' '.join(str(exc).split())}"
             ) from None
+
+
+def _check_same_inputs(module: LSTMNetwork, src: LSTMNetwork) -> None:
+    """The pretrained LSTM and branch read what this model's would read:
+    with ``series_norm``, the standardized copy goes to the branch when there
+    is one, else beside the LSTM's input."""
+    mine, theirs = module.lstm_reads_copy, getattr(src, "lstm_reads_copy", False)
+    if mine != theirs:
+        reads = {True: "each step beside its standardized copy", False: "the input"}
+        raise ValueError(
+            f"init_from: the pretrained LSTM reads {reads[theirs]}, this model's "
+            f"would read {reads[mine]} (series_norm's copy goes to the "
+            "convolutional branch when there is one, else beside the LSTM's "
+            "input). "
+            + (
+                "Set series_norm=True and conv_branch=False."
+                if theirs
+                else "Set series_norm=False (or conv_branch=True)."
+            )
+        )
+    both = module.conv is not None and getattr(src, "conv", None) is not None
+    if both and module.series_norm != src.series_norm:
+        reads = {True: "each series standardized", False: "the input"}
+        raise ValueError(
+            f"init_from: the pretrained convolutional branch reads "
+            f"{reads[src.series_norm]}, this model's would read "
+            f"{reads[module.series_norm]}. Set series_norm={src.series_norm}."
+        )
 
 
 # what each pretrained part needs to match

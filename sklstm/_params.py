@@ -68,17 +68,27 @@ def check_rules(est, *, incremental: bool) -> None:
         )
     _build.optimizer_spec(est, "cpu")  # an optimizer without weight decay
     _build.conv_layers(est)  # one kernel size per block
-    if not isinstance(est.conv_branch, str) and est.conv_branch:  # np.bool_ too
-        for flag, what in (
-            (est.return_sequences, "return_sequences=True (one output per step)"),
-            (est.stateful, "stateful=True (chunks of a stream)"),
-            (est.embedding_dim is not None, "token ids (embedding_dim)"),
-        ):
-            if flag:
-                raise ValueError(
-                    f"conv_branch=True cannot be combined with {what}: the "
-                    "convolutional branch summarizes whole numeric sequences. "
-                    "Use conv_branch=False (or 'auto', which leaves it out)."
-                )
+    for name, what in (
+        ("conv_branch", "the convolutional branch summarizes"),
+        ("series_norm", "series normalization reads"),
+    ):
+        value = getattr(est, name)
+        if not isinstance(value, str) and value:  # np.bool_ too
+            _whole_sequences(est, name, what)
     if est.patch_size not in ("auto", None):
         resolve(est.patch_size, est.patch_stride, 1)  # stride above the size
+
+
+def _whole_sequences(est, name: str, what: str) -> None:
+    """``name=True`` reads whole numeric sequences: refuse what has none."""
+    for flag, setting in (
+        (est.return_sequences, "return_sequences=True (one output per step)"),
+        (est.stateful, "stateful=True (chunks of a stream)"),
+        (est.embedding_dim is not None, "token ids (embedding_dim)"),
+    ):
+        if flag:
+            raise ValueError(
+                f"{name}=True cannot be combined with {setting}: {what} whole "
+                f"numeric sequences. Use {name}=False (or 'auto', which leaves "
+                "it out)."
+            )

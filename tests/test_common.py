@@ -34,6 +34,10 @@ EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
     name: {
         "check_sample_weight_equivalence_on_dense_data": _MINIBATCH,
         "check_methods_subset_invariance": _FLOAT32_BATCHES,
+        # the same sums: with the series statistics the head reads an odd
+        # width (hidden_size + 2), whose float32 matrix product rounds a row
+        # by ~2e-7 depending on where it sits in the batch
+        "check_methods_sample_order_invariance": _FLOAT32_BATCHES,
     }
     for name in ("LSTMClassifier", "LSTMRegressor")
 }

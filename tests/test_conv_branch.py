@@ -369,6 +369,17 @@ def test_init_from_transfers_the_branch_and_freezes_it():
     # the branch is left out when only the source has it
     plain = LSTMClassifier(**FAST, conv_branch=False, init_from=source, freeze=True)
     assert plain.fit(LONG, other).net_.module_.conv is None
+    # without the branch, series_norm's copy would go beside the LSTM's input,
+    # which the pretrained LSTM did not read: "auto" leaves it out, and an
+    # explicit True is refused with the fix
+    assert source.series_norm_ and not plain.series_norm_
+    with pytest.raises(ValueError, match=r"Set series_norm=False \(or conv_branch"):
+        plain.set_params(series_norm=True).fit(LONG, other)
+    # the branch read each series standardized: so must the new one
+    raw = LSTMClassifier(**FAST, **SMALL_CONV, series_norm=False, init_from=source)
+    with pytest.raises(ValueError, match="Set series_norm=True"):
+        raw.fit(LONG, other)
+    assert raw.set_params(series_norm="auto").fit(LONG, other).series_norm_
 
 
 @pytest.mark.parametrize(
@@ -386,12 +397,15 @@ def test_init_from_a_different_branch_names_the_fix(params, match):
 
 
 def test_init_from_without_a_branch_trains_ours_unless_frozen():
-    source = LSTMClassifier(**FAST, conv_branch=False).fit(LONG, LABELS)
-    fresh = LSTMClassifier(**FAST, **SMALL_CONV, init_from=source).fit(LONG, LABELS)
+    # both LSTMs read the input alone (series_norm's copy would go beside the
+    # source's input, and to the new model's branch)
+    plain = {**FAST, "series_norm": False}
+    source = LSTMClassifier(**plain, conv_branch=False).fit(LONG, LABELS)
+    fresh = LSTMClassifier(**plain, **SMALL_CONV, init_from=source).fit(LONG, LABELS)
     assert fresh.conv_branch_
     lstm = fresh.net_.module_.lstm
     assert lstm.weight_ih_l0.shape == source.net_.module_.lstm.weight_ih_l0.shape
     with pytest.raises(ValueError, match="no convolutional branch"):
-        LSTMClassifier(**FAST, **SMALL_CONV, init_from=source, freeze=True).fit(
+        LSTMClassifier(**plain, **SMALL_CONV, init_from=source, freeze=True).fit(
             LONG, LABELS
         )

@@ -88,7 +88,7 @@ def test_fitted_attributes(clf_data):
 
 def test_head_reads_final_hidden_state_of_both_directions(clf_data):
     X, y = clf_data
-    clf = LSTMClassifier(bidirectional=True, **FAST).fit(X, y)
+    clf = LSTMClassifier(bidirectional=True, series_norm=False, **FAST).fit(X, y)
     module = clf.net_.module_
     x = torch.as_tensor(X[:5], dtype=torch.float32)
     module.eval()

@@ -81,6 +81,19 @@ def _case(name):
             data_format="channels_first",
         )
         return est.fit(X.transpose(0, 2, 1), signal), X_new.transpose(0, 2, 1)
+    if name == "clf_series_norm_channels_first":  # sizes far apart, standardized
+        sizes = np.exp(np.random.RandomState(2).uniform(-3, 3, size=(len(X), 1, 1)))
+        sizes = sizes.astype(np.float32)
+        est = LSTMClassifier(
+            **FAST,
+            series_norm=True,
+            conv_branch=True,
+            conv_filters=(3, 4),
+            conv_kernel_sizes=(3, 2),
+            data_format="channels_first",
+        )
+        est.fit((X * sizes).transpose(0, 2, 1), labels)
+        return est, (X_new * sizes[:7]).transpose(0, 2, 1)
     raise KeyError(name)
 
 
@@ -106,6 +119,7 @@ def _run(path, X):
         "clf_conv_patched",
         "clf_conv_pooled",
         "reg_conv_channels_first",
+        "clf_series_norm_channels_first",
     ],
 )
 def test_onnx_output_equals_the_estimator(name, tmp_path):
@@ -114,7 +128,7 @@ def test_onnx_output_equals_the_estimator(name, tmp_path):
     model = onnx.load(str(path))
     onnx.checker.check_model(model)
     shorter = X[:1] if name == "reg_2d" else X[:1, :4]
-    if name == "reg_conv_channels_first":
+    if name.endswith("channels_first"):
         shorter = X[:1, :, :4]
     for rows in (X, shorter):  # dynamic batch and time axes
         out = _run(path, rows)

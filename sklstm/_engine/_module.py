@@ -8,6 +8,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from sklstm._engine._conv import ConvBranch
 from sklstm._engine._patching import patch_torch
+from sklstm._engine._series import MIN_STD, normalize_series
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "elu": nn.ELU}
 
@@ -72,10 +73,19 @@ class LSTMNetwork(nn.Module):
     (:func:`~sklstm._engine._patching.patch_torch`), and ``lengths`` count
     steps, not patches. The patching has no weights: the state dict is that
     of an LSTM on the patched width, as when the estimator patched in numpy.
+
+    With ``series_norm`` each row is also standardized by its own mean and
+    standard deviation per feature (``_series.normalize_series``): the
+    convolutional branch reads that copy instead of the input, or, without
+    the branch, the LSTM reads it beside the input (``lstm_reads_copy``);
+    the rows' statistics, centered and scaled by the
+    ``stats_center`` and ``stats_scale`` buffers (:meth:`fit_statistics`),
+    join the head's input after the summaries.
     """
 
     # modules pickled before patching moved into the module read unpatched
     patch_size, patch_stride = 1, 1
+    series_norm = lstm_reads_copy = False
 
     def __init__(
         self,
@@ -99,6 +109,7 @@ class LSTMNetwork(nn.Module):
         conv_filters: tuple[int, ...] = (),
         conv_kernel_sizes: tuple[int, ...] = (),
         conv_pool_size: int | tuple[int, ...] = 1,
+        series_norm: bool = False,
     ) -> None:
         super().__init__()
         self.return_sequences = return_sequences
@@ -113,7 +124,18 @@ class LSTMNetwork(nn.Module):
                 f"patch_size={self.patch_size}."
             )
         self.embedding = None
-        width = self.input_size * self.patch_size  # values per LSTM step
+        self.series_norm = bool(series_norm)
+        if self.series_norm and (return_sequences or embedding_dim is not None):
+            raise ValueError(
+                "series normalization reads whole numeric sequences: it has no "
+                "per-step output and reads no token ids."
+            )
+        # series_norm's standardized copy of each series goes to the part
+        # that reads shapes: the convolutional branch, which reads it instead
+        # of the input, else the LSTM, which reads it beside the input
+        self.lstm_reads_copy = self.series_norm and not conv_filters
+        step_width = self.input_size * (2 if self.lstm_reads_copy else 1)
+        width = step_width * self.patch_size  # values per LSTM step
         if embedding_dim is not None:
             if self.patch_size > 1:
                 raise ValueError("token ids (embedding_dim) are not patched.")
@@ -130,12 +152,7 @@ class LSTMNetwork(nn.Module):
         )
         init_gates(self.lstm, gate_init, timescale)
         width = hidden_size * (2 if bidirectional else 1)
-        if norm == "layer":
-            self.norm = nn.LayerNorm(width)
-        elif norm == "batch":
-            self.norm = _StepBatchNorm(width)
-        else:
-            self.norm = nn.Identity()
+        self.norm = _summary_norm(norm, width)
         # LSTM-FCN: a convolutional summary of the raw steps beside the LSTM's
         self.conv = None
         if conv_filters:
@@ -148,13 +165,13 @@ class LSTMNetwork(nn.Module):
                 self.input_size, conv_filters, conv_kernel_sizes, conv_pool_size
             )
             width += self.conv.out_features
-        # always present (p may be 0), so that dropout can change between fits
-        layers: list[nn.Module] = [nn.Dropout(dropout)]
-        for units in head_units:
-            layers += [nn.Linear(width, units), _ACTIVATIONS[head_activation]()]
-            width = units
-        layers.append(nn.Linear(width, output_size))
-        self.head = nn.Sequential(*layers)
+        if self.series_norm:
+            width += 2 * self.input_size  # each series' mean and log-std
+            # the statistics' own center and spread over the training series
+            # (fit_statistics), so that the head reads them on unit scale
+            self.register_buffer("stats_center", torch.zeros(2 * self.input_size))
+            self.register_buffer("stats_scale", torch.ones(2 * self.input_size))
+        self.head = _head(width, output_size, dropout, head_units, head_activation)
 
     def set_dropout(self, p: float) -> None:
         """Change the dropout rate in place (between layers and before the head)."""
@@ -193,12 +210,52 @@ class LSTMNetwork(nn.Module):
     def forward(
         self, x: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> torch.Tensor:
+        stats = None
+        shapes = x  # what the convolutional branch reads
+        if self.series_norm:
+            both, stats = normalize_series(x, lengths)
+            shapes = both[..., self.input_size :]
+            x = both if self.lstm_reads_copy else x
         summary, _ = self.encode(x, lengths)
         summary = self.norm(summary)
         conv = getattr(self, "conv", None)  # modules pickled before the branch
         if conv is not None:
-            summary = torch.cat([summary, conv(x, lengths)], dim=-1)
+            summary = torch.cat([summary, conv(shapes, lengths)], dim=-1)
+        if stats is not None:
+            stats = (stats - self.stats_center) / self.stats_scale
+            summary = torch.cat([summary, stats], dim=-1)
         return self._head(summary)
+
+    @torch.no_grad()
+    def fit_statistics(
+        self,
+        x: torch.Tensor,
+        lengths: torch.Tensor | None,
+        weight: torch.Tensor | None = None,
+        chunk: int = 1024,
+    ) -> None:
+        """Set the center and spread of the per-series statistics (means
+        and log standard deviations) to their mean and standard deviation
+        over the training rows ``x`` (raw steps, ``lengths`` as in
+        :meth:`forward`), weighted by ``weight`` (as repeated rows would
+        count); a spread below ``MIN_STD`` counts as 1."""
+        parts = [
+            normalize_series(
+                x[i : i + chunk].to(self.stats_center),
+                None if lengths is None else lengths[i : i + chunk],
+            )[1]
+            for i in range(0, len(x), chunk)
+        ]
+        stats = torch.cat(parts).double()
+        w = torch.ones(len(stats), 1, dtype=stats.dtype)
+        if weight is not None:
+            w = weight.to(stats).reshape(-1, 1)
+        w = w / w.sum().clamp_min(torch.finfo(stats.dtype).tiny)
+        center = (w * stats).sum(dim=0)
+        spread = (w * (stats - center) ** 2).sum(dim=0).sqrt()
+        spread = torch.where(spread > MIN_STD, spread, torch.ones_like(spread))
+        self.stats_center.copy_(center)
+        self.stats_scale.copy_(spread)
 
     def forward_stream(
         self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None
@@ -221,6 +278,31 @@ class LSTMNetwork(nn.Module):
         if self.n_quantiles > 1:
             x = _monotone(x, self.n_quantiles)
         return x
+
+
+def _summary_norm(norm: str | None, width: int) -> nn.Module:
+    if norm == "layer":
+        return nn.LayerNorm(width)
+    if norm == "batch":
+        return _StepBatchNorm(width)
+    return nn.Identity()
+
+
+def _head(
+    width: int,
+    output_size: int,
+    dropout: float,
+    head_units: tuple[int, ...],
+    activation: str,
+) -> nn.Sequential:
+    """Dropout, the hidden layers of ``head_units``, then the output layer."""
+    # dropout is always present (p may be 0), so that it can change between fits
+    layers: list[nn.Module] = [nn.Dropout(dropout)]
+    for units in head_units:
+        layers += [nn.Linear(width, units), _ACTIVATIONS[activation]()]
+        width = units
+    layers.append(nn.Linear(width, output_size))
+    return nn.Sequential(*layers)
 
 
 def _monotone(x: torch.Tensor, n_quantiles: int) -> torch.Tensor:

@@ -17,6 +17,7 @@ import torch
 
 from sklstm._engine import _build
 from sklstm._engine._module import LSTMNetwork
+from sklstm._engine._series import MIN_STD
 from sklstm._validation import MAX_VOCAB
 
 # parameters that make sklstm read or write files: not restored from a file
@@ -98,12 +99,9 @@ def check_fitted(est, path) -> None:
             "an int in [1, 2**20] (files before per-gap pooling), or one such int "
             "per gap between the convolution blocks (none without the branch)",
         )
-    if "conv_branch_" in attrs:
-        need(
-            "conv_branch_",
-            isinstance(attrs["conv_branch_"], (bool, np.bool_)),
-            "a bool",
-        )
+    for name in ("conv_branch_", "series_norm_"):
+        if name in attrs:
+            need(name, isinstance(attrs[name], (bool, np.bool_)), "a bool")
     if attrs.get("lstm_steps_") is not None:
         need("lstm_steps_", _int(attrs["lstm_steps_"], 1), "a positive integer")
     steps = attrs.get("n_timesteps_in_", "missing")
@@ -201,6 +199,12 @@ def check_tensors(state, what: str, path) -> dict:
             raise ValueError(f"{path}: {what} tensor {name} holds NaN or infinity.")
         if tensor.layout is not torch.strided:
             raise ValueError(f"{path}: {what} tensor {name} is not a dense tensor.")
+        # divisors: a batch-norm variance (plus eps), the series statistics' spread
+        low = {"running_var": 0.0, "stats_scale": MIN_STD}.get(name.rsplit(".")[-1])
+        if low is not None and not bool((tensor >= low).all()):
+            raise ValueError(
+                f"{path}: {what} tensor {name} must be at least {low:g} (a divisor)."
+            )
     return state
 
 

@@ -15,6 +15,7 @@ from torch.nn import functional as F
 
 from sklstm._engine._module import LSTMNetwork
 from sklstm._engine._patching import patch_torch
+from sklstm._engine._series import normalize_series
 
 _ACTIVATION_FUNCTIONS = {
     nn.ReLU: torch.relu,
@@ -61,7 +62,9 @@ class GroupedLSTM(nn.Module):
     so model ``k``'s weights load from, and go back into, an ordinary
     :class:`~sklstm._engine._module.LSTMNetwork` (:meth:`load_model`,
     :meth:`store_model`). Inputs are per-model batches ``(n_models, batch,
-    steps, features)`` of raw steps, patched as ``template`` patches them;
+    steps, features)`` of raw steps, patched (and, with ``series_norm``,
+    normalized per series, each model with its own statistics' scaling) as
+    ``template`` does;
     outputs ``(n_models, batch, outputs)``: the head on the last layer's
     final hidden state (both directions when bidirectional), as in the
     single network.
@@ -103,6 +106,13 @@ class GroupedLSTM(nn.Module):
         # the template's first layer: patches of its raw input steps
         self.patch_size = template.patch_size
         self.patch_stride = template.patch_stride
+        self.series_norm = getattr(template, "series_norm", False)
+        if self.series_norm:  # each model's own (load_model)
+            for name in ("stats_center", "stats_scale"):
+                buffer = getattr(template, name)
+                self.register_buffer(
+                    name, buffer.new_ones(self.n_models, *buffer.shape)
+                )
         self.layer_norm_eps = getattr(template.norm, "eps", None)
         self.names = [name for name, _ in template.named_parameters()]
         self.weights = nn.ParameterList(
@@ -137,6 +147,9 @@ class GroupedLSTM(nn.Module):
         padded units' states, outputs and gradients stay exactly zero (see
         :func:`slots`).
         """
+        if self.series_norm:
+            self.stats_center[k].copy_(net.stats_center)
+            self.stats_scale[k].copy_(net.stats_scale)
         for (name, p), stacked in zip(
             net.named_parameters(), self.weights, strict=True
         ):
@@ -170,6 +183,13 @@ class GroupedLSTM(nn.Module):
         ``(n_models,)``, only used in training mode) is each model's rate.
         """
         use_dropout = self.training and dropout is not None
+        stats = None
+        if self.series_norm:  # weightless: the same for every model
+            k, batch = x.shape[:2]
+            flat, stats = normalize_series(x.reshape(k * batch, *x.shape[2:]))
+            x = flat.view(k, batch, *flat.shape[1:])
+            stats = stats.view(k, batch, -1) - self.stats_center[:, None]
+            stats = stats / self.stats_scale[:, None]
         out = self._patches(x)
         finals: list[torch.Tensor] = []
         for layer in range(self.num_layers):
@@ -186,6 +206,8 @@ class GroupedLSTM(nn.Module):
             summary = F.layer_norm(summary, summary.shape[-1:], eps=self.layer_norm_eps)
             summary = summary * self.param("norm.weight")[:, None, :]
             summary = summary + self.param("norm.bias")[:, None, :]
+        if stats is not None:
+            summary = torch.cat([summary, stats], dim=-1)
         if use_dropout:
             summary = _dropout(summary, dropout)
         for kind, what in self.head_plan:
@@ -275,7 +297,13 @@ def slots(
         if kind.endswith("bias"):
             return [rows]
         if j == 0:
-            return [rows, _blocks(directions, hidden, group_hidden)]
+            columns = _blocks(directions, hidden, group_hidden)
+            extra = net.head[layer].in_features - directions * hidden
+            if extra:  # the series' statistics, after the LSTM's summary
+                columns = torch.cat(
+                    [columns, torch.arange(extra) + directions * group_hidden]
+                )
+            return [rows, columns]
         return [rows, torch.arange(net.head[linear[j - 1]].out_features)]
     raise ValueError(f"{name}: cannot be padded (only LSTM and head weights are).")
 
