@@ -320,6 +320,10 @@ def _series_norm_like(est, source) -> bool:
     """``series_norm="auto"`` under ``init_from``: what lets the pretrained
     layers read what they learned on (see :func:`_check_same_inputs`)."""
     src = source.net_.module_
+    if not est.series_norm_ and (
+        est.return_sequences or est.stateful or est.embedding_dim is not None
+    ):
+        return False  # it cannot have one: a pretrained copy-reader is refused
     if not est.conv_branch_:  # the LSTM would read the copy
         return bool(getattr(src, "lstm_reads_copy", False))
     if getattr(src, "conv", None) is not None:  # the branch reads it

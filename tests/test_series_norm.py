@@ -193,33 +193,47 @@ def test_persistence_round_trip_warm_start_and_old_files(tmp_path):
     assert est.net_.module_.series_norm
     # a file written before series normalization has no series_norm_
     plain = LSTMRegressor(**FAST, series_norm=False).fit(X, X[:, 0, 0])
-    path = save(plain, tmp_path / "plain.sklstm")
-    with zipfile.ZipFile(path) as archive:
-        meta = json.loads(archive.read("meta.json"))
-        weights = archive.read("weights.pt")
-    assert meta["fitted"].pop("series_norm_") is False
-    meta["params"].pop("series_norm")
-    with zipfile.ZipFile(tmp_path / "old.sklstm", "w") as archive:
-        archive.writestr("meta.json", json.dumps(meta))
-        archive.writestr("weights.pt", weights)
-    old = load(tmp_path / "old.sklstm")
+
+    def forget(meta):
+        assert meta["fitted"].pop("series_norm_") is False
+        meta["params"].pop("series_norm")
+
+    old = load(_edited_file(plain, tmp_path, forget))
     assert not old.net_.module_.series_norm
     np.testing.assert_array_equal(old.predict(X), plain.predict(X))
 
 
-@pytest.mark.parametrize("value", ["yes", 1, None])
-def test_load_refuses_a_tampered_flag(tmp_path, value):
-    est = LSTMClassifier(**FAST).fit(X, Y)
+def _edited_file(est, tmp_path, edit) -> str:
+    """``est`` saved, its metadata changed by ``edit(meta)``, written anew."""
     path = save(est, tmp_path / "ok.sklstm")
     with zipfile.ZipFile(path) as archive:
         meta = json.loads(archive.read("meta.json"))
         weights = archive.read("weights.pt")
-    meta["fitted"]["series_norm_"] = value
-    with zipfile.ZipFile(tmp_path / "bad.sklstm", "w") as archive:
+    edit(meta)
+    with zipfile.ZipFile(tmp_path / "edited.sklstm", "w") as archive:
         archive.writestr("meta.json", json.dumps(meta))
         archive.writestr("weights.pt", weights)
-    with pytest.raises(ValueError, match="series_norm_"):
-        load(tmp_path / "bad.sklstm")
+    return str(tmp_path / "edited.sklstm")
+
+
+@pytest.mark.parametrize(
+    "part, name, value",
+    [
+        ("fitted", "series_norm_", "yes"),
+        ("fitted", "series_norm_", 1),
+        ("fitted", "series_norm_", None),
+        ("params", "series_norm", "maybe"),
+        ("params", "series_norm", 2),
+        ("params", "series_norm", [True]),
+    ],
+)
+def test_load_refuses_a_tampered_value(tmp_path, part, name, value):
+    def edit(meta):
+        meta[part][name] = value
+
+    path = _edited_file(LSTMClassifier(**FAST).fit(X, Y), tmp_path, edit)
+    with pytest.raises(ValueError, match=name):
+        load(path)
 
 
 def test_grouped_search_trains_it_as_the_single_network_does():
@@ -313,16 +327,11 @@ def test_inputs_far_beyond_the_training_range_give_finite_outputs(scale):
         assert np.isfinite(est.predict_proba(far)).all()
 
 
-@pytest.mark.parametrize("value", ["maybe", 2, [True]])
-def test_load_refuses_a_tampered_parameter(tmp_path, value):
-    est = LSTMClassifier(**FAST).fit(X, Y)
-    path = save(est, tmp_path / "ok.sklstm")
-    with zipfile.ZipFile(path) as archive:
-        meta = json.loads(archive.read("meta.json"))
-        weights = archive.read("weights.pt")
-    meta["params"]["series_norm"] = value
-    with zipfile.ZipFile(tmp_path / "bad.sklstm", "w") as archive:
-        archive.writestr("meta.json", json.dumps(meta))
-        archive.writestr("weights.pt", weights)
-    with pytest.raises(ValueError, match="series_norm"):
-        load(tmp_path / "bad.sklstm")
+def test_auto_under_init_from_never_asks_for_what_cannot_be():
+    """A per-step model fine-tuned from one whose LSTM read the copy: "auto"
+    stays off and the mismatch is named, not a module error."""
+    source = LSTMRegressor(**FAST, series_norm=True).fit(X, X[:, 0, 0])
+    seq = LSTMRegressor(**FAST, return_sequences=True, init_from=source)
+    with pytest.raises(ValueError, match="init_from: the pretrained LSTM reads"):
+        seq.fit(X, X[:, :, 0])
+    assert not seq.series_norm_
