@@ -34,9 +34,10 @@ EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
     name: {
         "check_sample_weight_equivalence_on_dense_data": _MINIBATCH,
         "check_methods_subset_invariance": _FLOAT32_BATCHES,
-        # the same sums: with the series statistics the head reads an odd
-        # width (hidden_size + 2), whose float32 matrix product rounds a row
-        # by ~2e-7 depending on where it sits in the batch
+        # the same sums: with series_norm's statistics the head reads
+        # hidden_size + 2 values (18 here, not a multiple of the vector width),
+        # and its float32 matrix product then rounds a row by ~2e-7 depending
+        # on where the row sits in the batch
         "check_methods_sample_order_invariance": _FLOAT32_BATCHES,
     }
     for name in ("LSTMClassifier", "LSTMRegressor")
