@@ -325,9 +325,9 @@ def _series_norm_like(est, source) -> bool:
     ):
         return False  # it cannot have one: a pretrained copy-reader is refused
     if not est.conv_branch_:  # the LSTM would read the copy
-        return bool(getattr(src, "lstm_reads_copy", False))
+        return src.lstm_reads_copy
     if getattr(src, "conv", None) is not None:  # the branch reads it
-        return bool(getattr(src, "series_norm", False))
+        return src.series_norm
     return bool(est.series_norm_)  # the LSTM reads the input either way
 
 
@@ -371,7 +371,7 @@ def _check_same_inputs(module: LSTMNetwork, src: LSTMNetwork) -> None:
     """The pretrained LSTM and branch read what this model's would read:
     with ``series_norm``, the standardized copy goes to the branch when there
     is one, else beside the LSTM's input."""
-    mine, theirs = module.lstm_reads_copy, getattr(src, "lstm_reads_copy", False)
+    mine, theirs = module.lstm_reads_copy, src.lstm_reads_copy
     if mine != theirs:
         reads = {True: "each step beside its standardized copy", False: "the input"}
         raise ValueError(

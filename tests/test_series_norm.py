@@ -15,8 +15,13 @@ from sklearn.model_selection import GridSearchCV
 
 from sklstm import LSTMClassifier, LSTMRegressor, load, save
 from sklstm._data import SequenceDataset
-from sklstm._engine._build import resolve_series_norm, series_moments
-from sklstm._engine._series import MIN_STD, normalize_series
+from sklstm._engine._build import resolve_series_norm
+from sklstm._engine._series import (
+    MIN_STD,
+    normalize_series,
+    series_moments,
+    series_statistics,
+)
 from sklstm.model_selection import GroupingReport
 
 FAST = SETTINGS["fast"]
@@ -37,29 +42,33 @@ def test_each_row_is_standardized_over_its_real_steps_only():
     x[1, 7:] = 0.0  # padding
     x[2] = 5.0  # a constant series
     lengths = torch.tensor([12, 7, 12])
-    steps, stats = normalize_series(x, lengths)
-    assert steps.shape == (3, 12, 4) and stats.shape == (3, 4)
-    torch.testing.assert_close(steps[..., :2], x)  # the input, unchanged
+    z, stats = normalize_series(x, lengths)
+    assert z.shape == (3, 12, 2) and stats.shape == (3, 4)
+    assert z.dtype == stats.dtype == x.dtype
     expected = _z(X[1:2, :7].astype(np.float64))[0]
-    np.testing.assert_allclose(steps[1, :7, 2:].numpy(), expected, atol=1e-5)
-    assert torch.equal(steps[1, 7:, 2:], torch.zeros(5, 2))  # padding stays 0
+    np.testing.assert_allclose(z[1, :7].numpy(), expected, atol=1e-5)
+    assert torch.equal(z[1, 7:], torch.zeros(5, 2))  # padding stays 0
     mean = X[1, :7].astype(np.float64).mean(axis=0)
     symlog = np.sign(mean) * np.log1p(np.abs(mean))
     np.testing.assert_allclose(stats[1, :2].numpy(), symlog, rtol=1e-5)
     log_std = np.log(X[1, :7].astype(np.float64).std(axis=0))
     np.testing.assert_allclose(stats[1, 2:].numpy(), log_std, rtol=1e-5, atol=1e-5)
     # a constant series is centered, not divided by ~0
-    assert torch.equal(steps[2, :, 2:], torch.zeros(12, 2))
+    assert torch.equal(z[2], torch.zeros(12, 2))
     np.testing.assert_allclose(stats[2, 2:].numpy(), np.log(MIN_STD), rtol=1e-6)
-    assert torch.isfinite(steps).all() and torch.isfinite(stats).all()
+    assert torch.isfinite(z).all() and torch.isfinite(stats).all()
 
 
-def test_numpy_moments_match_the_network():
+def test_chunked_moments_match_numpy_and_the_network():
     lengths = np.array([12, 5, 9])
-    mean, std = series_moments(X[:3], lengths)
+    x, real = torch.from_numpy(X[:3]), torch.from_numpy(lengths)
+    mean, std = series_moments(x, real, rows=2)  # in two chunks
     for i, n in enumerate(lengths):
         np.testing.assert_allclose(mean[i], X[i, :n].mean(axis=0), rtol=1e-5)
         np.testing.assert_allclose(std[i], X[i, :n].std(axis=0), rtol=1e-4)
+    torch.testing.assert_close(  # what fit_statistics reads, as forward has it
+        series_statistics(x, real).float(), normalize_series(x, real)[1]
+    )
 
 
 def test_auto_is_on_unless_the_series_are_already_standardized():
@@ -106,8 +115,8 @@ def test_the_copy_goes_to_the_branch_or_else_beside_the_lstms_input():
     with torch.no_grad():
         module.eval()
         torch.testing.assert_close(
-            module.conv(normalize_series(x)[0][..., 2:]),
-            module.conv(normalize_series(7 * x - 2)[0][..., 2:]),
+            module.conv(normalize_series(x)[0]),
+            module.conv(normalize_series(7 * x - 2)[0]),
             atol=1e-4,
             rtol=1e-4,
         )
@@ -281,8 +290,8 @@ def test_no_gradient_reaches_the_input_through_the_statistics():
     """The statistics are computed in the graph: a constant series (zero
     spread) must not give NaN gradients."""
     x = torch.full((2, 6, 1), 3.0, requires_grad=True)
-    steps, stats = normalize_series(x)
-    (steps.sum() + stats.sum()).backward()
+    z, stats = normalize_series(x)
+    (z.sum() + stats.sum()).backward()
     assert torch.isfinite(x.grad).all()
 
 
@@ -335,3 +344,35 @@ def test_auto_under_init_from_never_asks_for_what_cannot_be():
     with pytest.raises(ValueError, match="init_from: the pretrained LSTM reads"):
         seq.fit(X, X[:, :, 0])
     assert not seq.series_norm_
+
+
+def test_a_searched_pipeline_with_a_skorch_callback_saves_and_loads(tmp_path):
+    """The combination a user builds: a scaler and the classifier in a
+    pipeline, searched over series_norm (numpy bools) on two processes with
+    a stock skorch callback, then the best pipeline saved and loaded."""
+    pytest.importorskip("skops")
+    from sklearn.pipeline import make_pipeline
+    from skorch.callbacks import EpochScoring
+
+    from sklstm.preprocessing import SequenceScaler
+
+    clf = LSTMClassifier(**FAST, callbacks=[EpochScoring("accuracy", on_train=True)])
+    search = GridSearchCV(
+        make_pipeline(SequenceScaler(), clf),
+        {"lstmclassifier__series_norm": np.array([False, True])},
+        cv=2,
+        n_jobs=2,
+    ).fit(X, Y)
+    best = search.best_estimator_
+    chosen = bool(search.best_params_["lstmclassifier__series_norm"])
+    assert best[-1].series_norm_ is chosen
+    assert "accuracy" in best[-1].history_[-1]
+    best.set_params(lstmclassifier__callbacks=None)  # objects, not JSON: not saved
+    again = load(save(best, tmp_path / "pipe.sklstm"))
+    assert again[-1].series_norm_ is chosen
+    np.testing.assert_array_equal(again.predict_proba(X), best.predict_proba(X))
+    # and the normalization itself survives the same trip
+    best.set_params(lstmclassifier__series_norm=True).fit(X, Y)
+    again = load(save(best, tmp_path / "on.sklstm"))
+    assert again[-1].net_.module_.series_norm
+    np.testing.assert_array_equal(again.predict_proba(X), best.predict_proba(X))

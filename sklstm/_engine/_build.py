@@ -28,6 +28,7 @@ from sklstm._engine._conv import block_shapes, multiply_adds
 from sklstm._engine._module import LSTMNetwork
 from sklstm._engine._net import SequenceNet, softmax_last
 from sklstm._engine._runtime import device_memory
+from sklstm._engine._series import series_moments
 from sklstm._engine._sklearn_callbacks import bridge_for
 
 OPTIMIZERS = {
@@ -228,8 +229,7 @@ def resolve_series_norm(est, data, weight: np.ndarray | None) -> bool:
     tokens = est.embedding_dim is not None
     if not is_classifier(est) or tokens or est.return_sequences or est.stateful:
         return False
-    lengths = None if data.lengths is None else data.lengths.numpy()
-    mean, std = series_moments(data.X.numpy(), lengths)
+    mean, std = (m.numpy() for m in series_moments(data.X, data.lengths))
     if weight is not None:
         mean, std = mean[weight > 0], std[weight > 0]
     if len(mean) < 2:
@@ -239,30 +239,6 @@ def resolve_series_norm(est, data, weight: np.ndarray | None) -> bool:
         np.ptp(std, axis=0) <= SERIES_SAME_STD * typical
     ).all()
     return not same
-
-
-def series_moments(values: np.ndarray, lengths) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's mean and standard deviation per feature over its real
-    steps: two ``(n, F)`` float64 arrays (in chunks of rows, so that the
-    float64 copies stay small whatever the data's size)."""
-    n, steps = values.shape[:2]
-    mean = np.empty((n, values.shape[2]))
-    std = np.empty_like(mean)
-    chunk = max(1, 2**22 // max(1, values[0].size))
-    for start in range(0, n, chunk):
-        rows = values[start : start + chunk].astype(np.float64)
-        if lengths is None:
-            mask, count = 1.0, steps
-        else:
-            real = lengths[start : start + chunk]
-            mask = (np.arange(steps) < real[:, None])[..., None]
-            count = np.maximum(real, 1)[:, None]
-        m = (rows * mask).sum(axis=1) / count
-        rows -= m[:, None]
-        rows *= mask
-        mean[start : start + chunk] = m
-        std[start : start + chunk] = np.sqrt((rows * rows).sum(axis=1) / count)
-    return mean, std
 
 
 def resolve_conv_pool_size(est, longest: int) -> tuple[int, ...]:

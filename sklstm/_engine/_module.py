@@ -8,7 +8,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from sklstm._engine._conv import ConvBranch
 from sklstm._engine._patching import patch_torch
-from sklstm._engine._series import MIN_STD, normalize_series
+from sklstm._engine._series import MIN_STD, normalize_series, series_statistics
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "elu": nn.ELU}
 
@@ -213,9 +213,9 @@ class LSTMNetwork(nn.Module):
         stats = None
         shapes = x  # what the convolutional branch reads
         if self.series_norm:
-            both, stats = normalize_series(x, lengths)
-            shapes = both[..., self.input_size :]
-            x = both if self.lstm_reads_copy else x
+            shapes, stats = normalize_series(x, lengths)
+            if self.lstm_reads_copy:
+                x = torch.cat([x, shapes], dim=-1)
         summary, _ = self.encode(x, lengths)
         summary = self.norm(summary)
         conv = getattr(self, "conv", None)  # modules pickled before the branch
@@ -232,21 +232,13 @@ class LSTMNetwork(nn.Module):
         x: torch.Tensor,
         lengths: torch.Tensor | None,
         weight: torch.Tensor | None = None,
-        chunk: int = 1024,
     ) -> None:
         """Set the center and spread of the per-series statistics (means
         and log standard deviations) to their mean and standard deviation
         over the training rows ``x`` (raw steps, ``lengths`` as in
         :meth:`forward`), weighted by ``weight`` (as repeated rows would
         count); a spread below ``MIN_STD`` counts as 1."""
-        parts = [
-            normalize_series(
-                x[i : i + chunk].to(self.stats_center),
-                None if lengths is None else lengths[i : i + chunk],
-            )[1]
-            for i in range(0, len(x), chunk)
-        ]
-        stats = torch.cat(parts).double()
+        stats = series_statistics(x, lengths)
         w = torch.ones(len(stats), 1, dtype=stats.dtype)
         if weight is not None:
             w = weight.to(stats).reshape(-1, 1)

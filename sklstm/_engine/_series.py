@@ -23,7 +23,7 @@ MIN_STD = 1e-6
 def normalize_series(
     x: torch.Tensor, lengths: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each series beside its own standardized copy, and its statistics.
+    """Each series standardized by its own moments, and its statistics.
 
     Parameters
     ----------
@@ -35,13 +35,42 @@ def normalize_series(
 
     Returns
     -------
-    steps : Tensor of shape (batch, steps, 2 * features)
-        ``x``, then ``(x - mean) / std`` per feature.
+    z : Tensor of shape (batch, steps, features)
+        ``(x - mean) / std`` per row and feature (a constant row: centered).
     stats : Tensor of shape (batch, 2 * features)
-        Each row's mean as ``sign(mean) * log(1 + |mean|)``, then the log of
-        its standard deviation (floored at ``MIN_STD``), per feature.
+        The rows' statistics, as :func:`series_statistics` gives them.
     """
-    dtype = x.dtype
+    mean, centered, std = _moments(x, lengths)
+    scale = torch.where(std > MIN_STD, std, torch.ones_like(std))
+    z = centered / scale[:, None]
+    return z.to(x.dtype), _statistics(mean, std).to(x.dtype)
+
+
+@torch.no_grad()
+def series_moments(
+    x: torch.Tensor, lengths: torch.Tensor | None = None, rows: int = 1024
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's mean and standard deviation (floored at ``MIN_STD``) per
+    feature over its real steps: two float64 ``(batch, features)`` tensors,
+    computed ``rows`` rows at a time, so that the float64 copies stay small
+    whatever the data's size."""
+    parts = [
+        _moments(x[i : i + rows], None if lengths is None else lengths[i : i + rows])
+        for i in range(0, len(x), rows)
+    ]
+    return torch.cat([p[0] for p in parts]), torch.cat([p[2] for p in parts])
+
+
+def series_statistics(
+    x: torch.Tensor, lengths: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Each row's mean as ``sign(mean) * log(1 + |mean|)``, then the log of
+    its standard deviation, per feature: float64 ``(batch, 2 * features)``."""
+    return _statistics(*series_moments(x, lengths))
+
+
+def _moments(x: torch.Tensor, lengths: torch.Tensor | None):
+    """Float64 mean, masked centered values and standard deviation."""
     x = x.double()  # sums over many steps, exact enough for any row order
     if lengths is None:
         mask = torch.ones_like(x[..., :1])
@@ -55,11 +84,11 @@ def normalize_series(
     centered = (x - mean[:, None]) * mask
     # floored before the root: sqrt's gradient at 0 is infinite
     var = (centered * centered).sum(dim=1) / count
-    std = var.clamp_min(MIN_STD * MIN_STD).sqrt()
-    scale = torch.where(std > MIN_STD, std, torch.ones_like(std))
-    z = centered / scale[:, None]
+    return mean, centered, var.clamp_min(MIN_STD * MIN_STD).sqrt()
+
+
+def _statistics(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     # both bounded for any float32 input (|log| <= 89), so that the head
     # stays finite on inputs far beyond the training range
     symlog = mean.sign() * mean.abs().log1p()
-    stats = torch.cat([symlog, std.log()], dim=-1)
-    return torch.cat([x, z], dim=-1).to(dtype), stats.to(dtype)
+    return torch.cat([symlog, std.log()], dim=-1)

@@ -106,7 +106,7 @@ class GroupedLSTM(nn.Module):
         # the template's first layer: patches of its raw input steps
         self.patch_size = template.patch_size
         self.patch_stride = template.patch_stride
-        self.series_norm = getattr(template, "series_norm", False)
+        self.series_norm = template.series_norm
         if self.series_norm:  # each model's own (load_model)
             for name in ("stats_center", "stats_scale"):
                 buffer = getattr(template, name)
@@ -185,9 +185,10 @@ class GroupedLSTM(nn.Module):
         use_dropout = self.training and dropout is not None
         stats = None
         if self.series_norm:  # weightless: the same for every model
+            # no branch (unsupported here), so the LSTM reads the copy beside
             k, batch = x.shape[:2]
-            flat, stats = normalize_series(x.reshape(k * batch, *x.shape[2:]))
-            x = flat.view(k, batch, *flat.shape[1:])
+            z, stats = normalize_series(x.reshape(k * batch, *x.shape[2:]))
+            x = torch.cat([x, z.view(x.shape)], dim=-1)
             stats = stats.view(k, batch, -1) - self.stats_center[:, None]
             stats = stats / self.stats_scale[:, None]
         out = self._patches(x)
