@@ -14,6 +14,12 @@ the defaults give three UCR collections with ``"auto"`` pooling, and on
 OSULeaf with less pooling, on 1 and 2 torch threads. Each row is the median
 over ``--repeats`` runs of ``--steps`` steps, both paths alternated in every
 run, so that a busy machine slows both alike.
+
+A second table times each block's product alone (forward and backward, at
+each of the first three shapes' batch and lengths) with the weights passed
+as a transposed view and as a contiguous matrix: autograd forms the weight
+gradient in the layout of the matrix it was given. ``_forward_time_major``
+passes the contiguous matrix for windows of up to ``NARROW_WINDOW`` values.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sklstm._engine._conv import (  # noqa: E402
     TIME_MAJOR_MAX_WORK,
     ConvBranch,
+    block_shapes,
     multiply_adds,
 )
 
@@ -38,9 +45,9 @@ from sklstm._engine._conv import (  # noqa: E402
 SHAPES = [
     ("GunPoint", 8, 150, (4, 4)),
     ("OSULeaf", 16, 427, (7, 4)),
-    ("ACSF1", 8, 1460, (23, 4)),
+    ("ACSF1", 16, 1460, (23, 4)),
     ("OSULeaf", 16, 427, (4, 4)),
-    ("ACSF1", 8, 1460, (4, 4)),
+    ("ACSF1", 16, 1460, (4, 4)),
     ("OSULeaf", 16, 427, (2, 1)),
     ("OSULeaf", 16, 427, (1, 1)),
 ]
@@ -91,7 +98,44 @@ def main() -> None:
                 f"| {name} | {batch} x {steps} | {pools} | {work / 1e6:.0f} | "
                 f"{takes} | {threads} | {old:.2f} | {new:.2f} | {old / new:.2f}x |"
             )
+    torch.set_num_threads(1)
+    weight_layouts(args.repeats, args.steps)
     torch.set_num_threads(saved)
+
+
+def product_ms(cols, weight, bias, contiguous: bool, steps: int) -> float:
+    """One block's product, forward and backward, in milliseconds."""
+    start = time.perf_counter()
+    for _ in range(steps):
+        matrix = weight.reshape(weight.shape[0], -1).t()
+        matrix = matrix.contiguous() if contiguous else matrix
+        torch.addmm(bias, cols, matrix).square().mean().backward()
+    return (time.perf_counter() - start) / steps * 1000
+
+
+def weight_layouts(repeats: int, steps: int) -> None:
+    print()
+    print("| block | rows x (in x kernel) -> out | view ms | contiguous ms | ratio |")
+    print("|---|---|---|---|---|")
+    for name, batch, length, pools in SHAPES[:3]:
+        layers = ((64, 8), (128, 5), (64, 3))
+        shapes = block_shapes(1, layers, pools, length)
+        for i, (width, out, kernel, read, _) in enumerate(shapes):
+            cols = torch.randn(batch * read, width * kernel)
+            weight = torch.randn(out, width, kernel, requires_grad=True)
+            bias = torch.zeros(out, requires_grad=True)
+            times = {False: [], True: []}
+            for _ in range(repeats):
+                for contiguous in times:
+                    product_ms(cols, weight, bias, contiguous, 2)
+                    times[contiguous].append(
+                        product_ms(cols, weight, bias, contiguous, steps)
+                    )
+            old, new = (statistics.median(times[c]) for c in (False, True))
+            print(
+                f"| {name} {i + 1} | {batch * read} x {width * kernel} -> {out} | "
+                f"{old:.2f} | {new:.2f} | {old / new:.2f}x |"
+            )
 
 
 if __name__ == "__main__":

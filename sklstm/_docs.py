@@ -196,9 +196,10 @@ batch_size : int or "auto", default="auto"
     rows: 8; 270 rows: 32; 600 rows or more: 64), so small data sets still
     get several steps per epoch. A classifier with the convolutional branch
     (``conv_branch_``) takes at least the power of two at or above its
-    number of classes (10 classes: 16), for as many epochs as the smaller
-    batch would have had. The value used is ``batch_size_``. Larger batches
-    run faster per epoch.
+    number of classes (10 classes: 16), but less than half the training
+    rows, so that an epoch still takes three steps or more (52 classes in
+    104 rows: 32), for as many epochs as the smaller batch would have had.
+    The value used is ``batch_size_``. Larger batches run faster per epoch.
 
 max_epochs : int or "auto", default="auto"
     Passes over the training data (fewer with early stopping). ``"auto"``

@@ -189,7 +189,7 @@ def resolve_training(est, n_train: int, *, incremental: bool) -> None:
     # epochs are counted at the batch for n_train: the larger batch for many
     # classes takes fewer, larger steps over as many passes (as much time)
     n_classes = len(getattr(est, "classes_", ())) if conv else 0
-    est.batch_size_ = _build.class_batch(est.batch_size, batch, n_classes)
+    est.batch_size_ = _build.class_batch(est.batch_size, batch, n_classes, n_train)
 
 
 def check_sample_weight(sample_weight, n: int) -> np.ndarray | None:

@@ -215,8 +215,13 @@ def test_auto_batch_holds_every_class_with_the_branch():
         assert other.batch_size_ == 8
     reg = LSTMRegressor(random_state=0, hidden_size=2, **SMALL_CONV)
     assert reg.partial_fit(LONG, ten.astype(float)).batch_size_ == 8
-    assert class_batch("auto", 8, 100) == 64 and class_batch("auto", 32, 9) == 32
-    assert class_batch(np.int64(8), 8, 10) == 8
+    assert class_batch("auto", 8, 100, 1000) == 64  # the cap
+    assert class_batch("auto", 32, 9, 1000) == 32
+    assert class_batch(np.int64(8), 8, 10, 1000) == 8
+    # at least three steps an epoch: 52 classes in 104 rows -> 32, not 64
+    assert class_batch("auto", 8, 52, 104) == 32
+    assert class_batch("auto", 8, 52, 130) == 64  # 130 / 64: three steps
+    assert class_batch("auto", 8, 10, 40) == 16 and class_batch("auto", 8, 10, 32) == 8
 
 
 def test_threads_count_the_branch_work():

@@ -175,3 +175,30 @@ def test_bad_arguments_raise(kwargs, match):
     kwargs = {"kind": "random", "n_samples": 100, **kwargs}
     with pytest.raises(ValueError, match=match):
         search_space(**kwargs)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_series_norm_is_searched_only_when_included(kind):
+    space = search_space(kind, n_samples=100, n_timesteps=300)
+    assert "series_norm" not in space  # "auto" reads the data; a space cannot
+    space = search_space(kind, n_samples=100, include=["lr", "series_norm"])
+    assert list(space) == ["lr", "series_norm"]
+    values = space["series_norm"]
+    choices = values.categories if kind == "bayes" else values
+    assert list(choices) == [False, True]
+
+
+def test_a_searched_series_norm_reaches_each_candidate():
+    # series whose classes differ only in level: the switch must matter
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1], 12)
+    X = rng.normal(size=(24, 8, 1)) * 0.1 + np.where(y, 5.0, 1.0)[:, None, None]
+    space = search_space("grid", n_samples=len(X), include=["series_norm"])
+    search = GridSearchCV(
+        LSTMClassifier(**FAST), space, cv=StratifiedKFold(2), refit=True
+    ).fit(X, y)
+    assert [p["series_norm"] for p in search.cv_results_["params"]] == [False, True]
+    best = search.best_estimator_
+    assert best.series_norm_ is best.series_norm
+    # the network the refit built reads the standardized copy or not
+    assert hasattr(best.net_.module_, "stats_scale") is best.series_norm_

@@ -139,11 +139,10 @@ class ConvBranch(nn.Module):
             # (batch, steps, channels, kernel): every window, one product
             cols = F.pad(h, (0, 0, left, right)).unfold(1, conv.kernel_size[0], 1)
             batch, steps = cols.shape[:2]
-            h = torch.addmm(
-                conv.bias,
-                cols.reshape(batch * steps, -1),
-                conv.weight.reshape(conv.out_channels, -1).t(),
-            )
+            weight = conv.weight.reshape(conv.out_channels, -1).t()
+            if weight.shape[0] <= NARROW_WINDOW:
+                weight = weight.contiguous()
+            h = torch.addmm(conv.bias, cols.reshape(batch * steps, -1), weight)
             h = norm(h).view(batch, steps, -1)  # statistics over batch and time
             if i < len(self.pool_sizes) and self.pool_sizes[i] > 1:
                 pool = self.pool_sizes[i]
@@ -191,6 +190,13 @@ class ConvBranch(nn.Module):
 # OSULeaf, ACSF1) and 1.2-1.3x at 144M (ACSF1 pooled by 4), Conv1d
 # 1.05-1.15x faster at 228M and 451M (OSULeaf pooled by (2, 1), unpooled)
 TIME_MAJOR_MAX_WORK = 200_000_000
+# Windows of at most this many values (a univariate first block: 1 x 8) take
+# the weights as a contiguous (in * kernel, out) matrix, not a transposed
+# view: autograd then forms the weight gradient as windows.T @ grad rather
+# than grad.T @ windows, a long reduction into an 8-column result that ran
+# 1.2-1.7x slower; from 12 values on the two layouts ran alike or the view
+# faster (benchmarks/conv_speed.py, second table)
+NARROW_WINDOW = 8
 
 
 def block_shapes(

@@ -23,8 +23,10 @@ DIMENSIONS = (
     "max_epochs",
 )
 # searched only for long sequences: patch_size above AUTO_LONGEST steps,
-# conv_branch from CONV_AUTO_MIN_STEPS
-OPTIONAL_DIMENSIONS = ("patch_size", "conv_branch")
+# conv_branch from CONV_AUTO_MIN_STEPS; series_norm only when included (its
+# "auto" reads the data, which a space does not see)
+OPTIONAL_DIMENSIONS = ("patch_size", "conv_branch", "series_norm")
+_SWITCHES = ("conv_branch", "series_norm")  # searched as False or True
 _KINDS = ("grid", "random", "bayes")
 _STEPS_PER_SEARCH = 3_000  # optimizer steps a candidate gets at a typical batch size
 _LONG_SEQUENCE = 200  # time steps from which the learning rate is kept lower
@@ -83,6 +85,10 @@ def search_space(
     include : iterable of str or None, default=None
         Dimensions to return, by unprefixed name; ``None`` returns all seven,
         with ``conv_branch`` and ``patch_size`` for long sequences.
+        ``"series_norm"`` (False or True) is returned only when named here:
+        its ``"auto"`` default decides from the training series, which the
+        space does not see; search it for a classifier when the series'
+        levels and spreads differ.
 
     prefix : str, default=""
         Put in front of every name, to reach the LSTM inside a pipeline or
@@ -276,6 +282,7 @@ def _ranges(n: int, n_timesteps: int | None) -> dict[str, tuple]:
     patch = -(-n_timesteps // AUTO_PATCHES) if n_timesteps else 1
     return {
         "conv_branch": (False, True),
+        "series_norm": (False, True),
         "patch_size": (max(2, patch // 2), max(4, 2 * patch), "log"),
         "hidden_size": (max(4, hidden // 16), hidden, "log"),
         "num_layers": (1, 3 if n >= 10_000 else 2),
@@ -297,7 +304,7 @@ def _ladder(low: int, high: int) -> list[int]:
 
 def _grid(name: str, bounds: tuple) -> list:
     low, high = bounds[:2]
-    if name == "conv_branch":
+    if name in _SWITCHES:
         return [False, True]
     if name == "hidden_size":
         ladder = _ladder(low, high)
@@ -318,7 +325,7 @@ def _grid(name: str, bounds: tuple) -> list:
 
 def _random(name: str, bounds: tuple) -> Any:
     low, high = bounds[:2]
-    if name == "conv_branch":
+    if name in _SWITCHES:
         return [False, True]
     if name in ("hidden_size", "batch_size", "patch_size"):
         # scipy has no integer log-uniform; RandomizedSearchCV draws list items
@@ -335,7 +342,7 @@ def _bayes(name: str, bounds: tuple) -> Any:
     from skopt.space import Categorical, Integer, Real
 
     low, high = bounds[:2]
-    if name == "conv_branch":
+    if name in _SWITCHES:
         return Categorical([False, True], name=name)
     prior = "log-uniform" if len(bounds) == 3 else "uniform"
     if isinstance(low, int):
