@@ -74,6 +74,10 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
             tuple,
             list,
         ],
+        "conv_stride": [
+            Interval(Integral, 1, _build.MAX_POOL, closed="both"),
+            StrOptions({"auto"}),
+        ],
         "series_norm": ["boolean", StrOptions({"auto"})],
         "gate_init": [StrOptions({"default", "forget_bias", "chrono"})],
         "optimizer": [StrOptions(set(_build.OPTIMIZERS)), callable],
@@ -133,6 +137,7 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
         conv_filters: tuple[int, ...] = (64, 128, 64),
         conv_kernel_sizes: tuple[int, ...] = (8, 5, 3),
         conv_pool_size: int | tuple[int, ...] | str = "auto",
+        conv_stride: int | str = "auto",
         series_norm: bool | str = "auto",
         gate_init: str = "forget_bias",
         optimizer: str | type = "adam",
@@ -182,6 +187,7 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
         self.conv_filters = conv_filters
         self.conv_kernel_sizes = conv_kernel_sizes
         self.conv_pool_size = conv_pool_size
+        self.conv_stride = conv_stride
         self.series_norm = series_norm
         self.gate_init = gate_init
         self.optimizer = optimizer

@@ -135,6 +135,20 @@ conv_pool_size : int in [1, 2**20], tuple of int or "auto", default="auto"
     at least 400 optimizer steps (30-300 epochs) instead of 1000: the pooled
     branch needed no more.
 
+conv_stride : int in [1, 2**20] or "auto", default="auto"
+    Stride of the first convolution block: it computes its filters on one
+    window in every ``conv_stride`` steps (windows of
+    ``conv_kernel_sizes[0]`` steps, so with a stride up to the kernel width
+    every step is still read), and its pooling then reduces those outputs.
+    ``"auto"`` is 2 for sequences of 1000 steps or more when
+    ``conv_pool_size`` is ``"auto"`` too (whose first window then halves:
+    ACSF1, 1460 steps: stride 2, pooling ``(12, 4)``), else 1. The first
+    block's full-length outputs took most of a training step on long
+    series; on the three long collections of ``benchmarks/accuracy.py`` the
+    stride halved the fit time of PigCVP (2000 steps) and PLAID (up to
+    1344), at +0.006, -0.012 and -0.016 test accuracy on PigCVP, PLAID and
+    ACSF1. The value used is ``conv_stride_``.
+
 series_norm : bool or "auto", default="auto"
     Per-series (instance) normalization inside the network: each series is
     also standardized by its own mean and standard deviation, per feature
@@ -343,7 +357,8 @@ init_from : fitted sklstm estimator, path or None, default=None
     ``embedding_dim``, input features) must match. When both models have
     the convolutional branch (``conv_branch_``), it is transferred too,
     batch normalization's running statistics included: ``conv_filters``,
-    ``conv_kernel_sizes`` and the pooling (``conv_pool_size_``) must match;
+    ``conv_kernel_sizes``, the pooling (``conv_pool_size_``) and the first
+    block's stride (``conv_stride_``) must match;
     a branch only the new model has trains from scratch. Clones share the source
     model (read-only: ``get_params`` does not expose its parameters), so
     searches start every candidate from it.
@@ -416,6 +431,10 @@ conv_pool_size_ : tuple of int
     The pooling after each convolution block but the last (``conv_pool_size``
     resolved: ``len(conv_filters) - 1`` windows, in steps; ``()`` without
     the branch).
+
+conv_stride_ : int
+    The first convolution block's stride (``conv_stride`` resolved; 1
+    without the branch).
 
 series_norm_ : bool
     Whether the network normalizes each series itself (``series_norm``

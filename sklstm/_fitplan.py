@@ -350,6 +350,13 @@ def load_pretrained(source, module: LSTMNetwork, *, freeze: bool = False) -> Non
                     "scratch), conv_branch=False, or a source fitted with it."
                 )
             continue  # trained from scratch, or the source's is left out
+        if part == "conv" and mine.stride != theirs.stride:
+            raise ValueError(
+                f"init_from: the pretrained convolutional branch's first block "
+                f"reads every {theirs.stride}th window, this model's every "
+                f"{mine.stride}th: its filters would see other steps than they "
+                f"learned. Set conv_stride={theirs.stride}."
+            )
         if part == "conv" and mine.pool_sizes != theirs.pool_sizes:
             raise ValueError(
                 f"init_from: the pretrained convolutional branch pools by "

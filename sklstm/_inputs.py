@@ -49,6 +49,7 @@ class SequenceInputMixin:
                 self.patch_size_, self.patch_stride_ = 1, 1
                 self.lstm_steps_ = int(values.shape[1])
                 self.conv_branch_, self.conv_pool_size_ = False, ()
+                self.conv_stride_ = 1
             if values.ndim == 3:
                 raise ValueError(
                     "With embedding_dim set, X holds token ids: give 2D "
@@ -87,8 +88,11 @@ class SequenceInputMixin:
                 self.patch_size, self.patch_stride, longest
             )
             self.conv_branch_ = _build.resolve_conv_branch(self, longest, tokens=False)
+            self.conv_stride_ = (
+                _build.resolve_conv_stride(self, longest) if self.conv_branch_ else 1
+            )
             self.conv_pool_size_ = (
-                _build.resolve_conv_pool_size(self, longest)
+                _build.resolve_conv_pool_size(self, longest, self.conv_stride_)
                 if self.conv_branch_
                 else ()
             )

@@ -13,6 +13,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
 from sklstm import LSTMClassifier, LSTMRegressor, load, save
+from sklstm._engine import _conv as conv
 from sklstm._engine._build import (
     CONV_AUTO_MIN_STEPS,
     class_batch,
@@ -67,6 +68,10 @@ def test_auto_uses_the_branch_on_long_numeric_sequences_only():
         (dict(conv_pool_size=(2, 2.5)), "one such int per gap"),
         (dict(conv_pool_size=(True, 2)), "one such int per gap"),
         (dict(conv_pool_size=(2, 2**21)), "one such int per gap"),
+        (dict(conv_stride=0), "conv_stride"),
+        (dict(conv_stride=2.5), "conv_stride"),
+        (dict(conv_stride="max"), "conv_stride"),
+        (dict(conv_stride=2**21), "conv_stride"),
     ],
 )
 def test_bad_combinations_name_the_fix(params, match):
@@ -88,12 +93,14 @@ def test_set_params_then_partial_fit_is_checked():
     est.set_params(conv_pool_size=[np.int64(4)]).partial_fit(LONG, LABELS)  # as fitted
 
 
-@pytest.mark.parametrize("pool", [1, 2, 3, (3, 2)])
-def test_masked_pooling_reads_each_row_alone(pool):
+@pytest.mark.parametrize(
+    "pool, stride", [(1, 1), (2, 1), (3, 1), ((3, 2), 1), (2, 2), (1, 3)]
+)
+def test_masked_pooling_reads_each_row_alone(pool, stride):
     """A padded row's summary equals the same row given alone (eval mode),
-    pooled windows cut by the row's end included."""
+    pooled windows and strided windows cut by the row's end included."""
     torch.manual_seed(0)
-    branch = ConvBranch(2, (3, 5, 4), (4, 3, 2), pool_size=pool).eval()
+    branch = ConvBranch(2, (3, 5, 4), (4, 3, 2), pool, stride).eval()
     with torch.no_grad():  # biases that make a padded step's output non-zero
         for block in branch.blocks:
             block[2].bias.uniform_(0.5, 1.0)
@@ -107,30 +114,38 @@ def test_masked_pooling_reads_each_row_alone(pool):
     for i, n in enumerate(lengths.tolist()):
         alone = branch(x[i : i + 1, :n])
         torch.testing.assert_close(batch[i : i + 1], alone, rtol=1e-5, atol=1e-6)
-    if pool != 1:  # the padding changes the result unless masked: the test can fail
+    if pool != 1 or stride != 1:  # the padding counts unless masked: can fail
         assert not torch.allclose(branch(garbage)[1], batch[1], atol=1e-3)
 
 
-@pytest.mark.parametrize("pool, steps", [(4, [37, 10, 3]), ((5, 2), [37, 8, 4])])
-def test_pooling_between_blocks_shortens_what_each_block_reads(pool, steps):
-    branch = ConvBranch(1, (2, 2, 2), (3, 3, 3), pool_size=pool)
+@pytest.mark.parametrize(
+    "pool, stride, steps",
+    [(4, 1, [37, 10, 3]), ((5, 2), 1, [37, 8, 4]), (4, 2, [19, 5, 2])],
+)
+def test_pooling_between_blocks_shortens_what_each_block_reads(pool, stride, steps):
+    branch = ConvBranch(1, (2, 2, 2), (3, 3, 3), pool_size=pool, stride=stride)
     seen = []
     for block in branch.blocks:  # batch norm reads (batch x steps, channels)
         block[2].register_forward_hook(lambda m, i, o: seen.append(o.shape[0] // 2))
     branch(torch.randn(2, 37, 1))
-    assert seen == steps  # ceil(37 / 4), ceil(10 / 4); ceil(37 / 5), ceil(8 / 2)
+    # ceil(37 / 4), ceil(10 / 4); ceil(37 / 5), ceil(8 / 2); stride 2: ceil(37 / 2)
+    assert seen == steps
+    shapes = conv.block_shapes(1, ((2, 3),) * 3, branch.pool_sizes, 37, stride)
+    assert [windows for *_, windows, _ in shapes] == steps
     for bad in (0, (2,), (2, 0)):
         with pytest.raises(ValueError, match="conv_pool_size"):
             ConvBranch(1, (2, 2, 2), (3, 3, 3), pool_size=bad)
+    with pytest.raises(ValueError, match="conv_stride"):
+        ConvBranch(1, (2, 2, 2), (3, 3, 3), stride=0)
 
 
-@pytest.mark.parametrize("pool", [1, 3, (4, 2)])
+@pytest.mark.parametrize("pool, stride", [(1, 1), (3, 1), ((4, 2), 1), (3, 2)])
 @pytest.mark.parametrize("mode", ["train", "eval"])
-def test_time_major_blocks_equal_conv1d(pool, mode):
+def test_time_major_blocks_equal_conv1d(pool, stride, mode):
     """Training's unfolded products compute what Conv1d and max_pool1d (the
     ONNX export's path) compute, batch statistics and ragged rows included."""
     torch.manual_seed(1)
-    branch = getattr(ConvBranch(2, (3, 5, 4), (4, 3, 2), pool_size=pool), mode)()
+    branch = getattr(ConvBranch(2, (3, 5, 4), (4, 3, 2), pool, stride), mode)()
     with torch.no_grad():
         for block in branch.blocks:
             block[2].bias.uniform_(-1.0, 1.0)
@@ -152,7 +167,6 @@ def test_time_major_blocks_equal_conv1d(pool, mode):
 def test_large_batches_take_the_conv1d_path(monkeypatch):
     """Time-major below TIME_MAJOR_MAX_WORK multiply-adds per batch (faster
     while memory-bound), Conv1d's kernels above it."""
-    import sklstm._engine._conv as conv
 
     branch = ConvBranch(1, (2, 2, 2), (3, 3, 3), pool_size=4)
     x = torch.randn(2, 37, 1)
@@ -178,7 +192,8 @@ def test_auto_pooling_and_training_length_follow_the_data():
     # 1024 steps: later gaps keep the cap of 4, the first pools to 64 steps
     three = dict(conv_filters=(2, 2, 2), conv_kernel_sizes=(3, 3, 3))
     long = np.repeat(LONG[:, :, :1], 16, axis=1)
-    deep = LSTMClassifier(**FAST, **three, conv_branch=True).fit(long, LABELS)
+    deep = LSTMClassifier(**FAST, **three, conv_branch=True, conv_stride=1)
+    deep.fit(long, LABELS)  # (unstrided: "auto" would stride by 2 from 1000 steps)
     assert deep.conv_pool_size_ == (16, 4) == deep.net_.module_.conv.pool_sizes
     one = LSTMClassifier(**FAST, conv_filters=2, conv_kernel_sizes=3, conv_branch=True)
     assert one.fit(LONG, LABELS).conv_pool_size_ == ()  # one block: no gap
@@ -195,6 +210,29 @@ def test_auto_pooling_and_training_length_follow_the_data():
     assert resolve_max_epochs(7, 40, 8, conv=True) == 7
     auto = LSTMClassifier(random_state=0, hidden_size=2, **SMALL_CONV)
     assert auto.fit(LONG, LABELS).max_epochs_ == 80  # 40 rows, batches of 8
+
+
+def test_auto_stride_for_long_series_with_auto_pooling():
+    three = dict(conv_filters=(2, 2, 2), conv_kernel_sizes=(3, 3, 3))
+    long = np.repeat(LONG[:, :, :1], 16, axis=1)  # 1024 steps
+    est = LSTMClassifier(**FAST, **three).fit(long, LABELS)
+    # every second window; the first pooling still leaves the second block
+    # at most 64 steps: ceil(1024 / 2 / 64)
+    assert (est.conv_stride_, est.conv_pool_size_) == (2, (8, 4))
+    conv_net = est.net_.module_.conv
+    assert conv_net.stride == 2 and conv_net.blocks[0][1].stride == (2,)
+    assert conv_net.blocks[1][1].stride == (1,)
+    assert conv_work(est, 1024) == 512 * 2 * 3 + 64 * 2 * 2 * 3 + 16 * 2 * 2 * 3
+    shorter = LSTMClassifier(**FAST, **three).fit(long[:, :999], LABELS)
+    assert (shorter.conv_stride_, shorter.conv_pool_size_) == (1, (16, 4))
+    # explicit pooling keeps its meaning: no stride unless asked for
+    pooled = LSTMClassifier(**FAST, **three, conv_pool_size=16).fit(long, LABELS)
+    assert (pooled.conv_stride_, pooled.conv_pool_size_) == (1, (16, 16))
+    asked = LSTMClassifier(**FAST, **SMALL_CONV, conv_stride=np.int64(3))
+    assert asked.fit(LONG, LABELS).conv_stride_ == 3  # "auto" pools 22 windows
+    assert asked.conv_pool_size_ == (4,) and asked.net_.module_.conv.stride == 3
+    off = LSTMClassifier(**FAST, conv_branch=False, conv_stride=3).fit(LONG, LABELS)
+    assert off.conv_stride_ == 1
 
 
 def test_auto_batch_holds_every_class_with_the_branch():
@@ -284,9 +322,26 @@ def test_persistence_round_trip_and_warm_start(tmp_path):
         est.fit(LONG, LABELS)
     est.set_params(conv_pool_size=4)
     est.fit(LONG, LABELS)  # the same pooling, set explicitly: trains on
+    with pytest.raises(ValueError, match="conv_stride"):
+        est.set_params(conv_stride=2).fit(LONG, LABELS)
+    est.set_params(conv_stride=1).fit(LONG, LABELS)
     est.set_params(conv_branch=False)
     with pytest.raises(ValueError, match="conv_filters"):
         est.fit(LONG, LABELS)
+
+
+def test_a_strided_branch_round_trips(tmp_path):
+    est = LSTMClassifier(**FAST, **SMALL_CONV, conv_stride=2).fit(LONG, LABELS)
+    again = load(save(est, tmp_path / "strided.sklstm"))
+    assert again.conv_stride_ == 2 and again.net_.module_.conv.stride == 2
+    np.testing.assert_array_equal(again.predict_proba(LONG), est.predict_proba(LONG))
+    ragged = [x[: 40 + i] for i, x in enumerate(LONG[:6])]  # odd ends included
+    np.testing.assert_allclose(
+        again.predict_proba(ragged),
+        np.vstack([est.predict_proba([x]) for x in ragged]),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_files_with_one_pooling_int_load_pooled_per_gap(tmp_path):
@@ -298,11 +353,13 @@ def test_files_with_one_pooling_int_load_pooled_per_gap(tmp_path):
         weights = archive.read("weights.pt")
     assert meta["fitted"]["conv_pool_size_"]["items"] == [4]
     meta["fitted"]["conv_pool_size_"] = 4
+    assert meta["fitted"].pop("conv_stride_") == 1  # and before strides
     with zipfile.ZipFile(tmp_path / "old.sklstm", "w") as archive:
         archive.writestr("meta.json", json.dumps(meta))
         archive.writestr("weights.pt", weights)
     old = load(tmp_path / "old.sklstm")
     assert old.net_.module_.conv.pool_sizes == (4,)
+    assert old.net_.module_.conv.stride == 1
     np.testing.assert_array_equal(old.predict_proba(LONG), est.predict_proba(LONG))
 
 
@@ -392,6 +449,7 @@ def test_init_from_transfers_the_branch_and_freezes_it():
     [
         (dict(conv_pool_size=2), r"conv_pool_size=\(4,\)"),
         (dict(conv_filters=(3, 5)), "conv_filters, conv_kernel_sizes"),
+        (dict(conv_stride=2), "conv_stride=1"),
     ],
 )
 def test_init_from_a_different_branch_names_the_fix(params, match):

@@ -72,6 +72,15 @@ def _case(name):
             conv_pool_size=(4, 3),  # per gap
         )
         return est.fit(X, labels), X_new
+    if name == "clf_conv_strided":  # strided windows cut by the end of the input
+        est = LSTMClassifier(
+            **FAST,
+            conv_branch=True,
+            conv_filters=(3, 4),
+            conv_kernel_sizes=(3, 2),
+            conv_stride=2,
+        )
+        return est.fit(X, labels), X_new
     if name == "reg_conv_channels_first":
         est = LSTMRegressor(
             **FAST,
@@ -118,6 +127,7 @@ def _run(path, X):
         "clf_embedding",
         "clf_conv_patched",
         "clf_conv_pooled",
+        "clf_conv_strided",
         "reg_conv_channels_first",
         "clf_series_norm_channels_first",
     ],

@@ -149,6 +149,8 @@ def test_encrypted_and_unknown_compression_are_refused(tmp_path, reg_data):
         (lambda m: m["fitted"].update(n_features_in_=2**70), "n_features_in_"),
         (lambda m: m["fitted"].update(conv_pool_size_=0), "conv_pool_size_"),
         (lambda m: m["fitted"].update(conv_pool_size_=2.5), "conv_pool_size_"),
+        (lambda m: m["fitted"].update(conv_stride_=0), "conv_stride_"),
+        (lambda m: m["fitted"].update(conv_stride_=2**21), "conv_stride_"),
         (  # pooling for a branch this model does not have
             lambda m: m["fitted"].update(
                 conv_pool_size_={"__sklstm__": "tuple", "items": [3]}

@@ -58,6 +58,7 @@ ARCHITECTURE = (
     # weightless, but the blocks after the first read pooled steps: their
     # weights mean nothing at another pooling
     "conv_pool_size",
+    "conv_stride",  # weightless too: the first block's weights read other windows
     "series_norm",  # the LSTM's input width (without the branch), the head's
 )
 
@@ -73,6 +74,15 @@ CONV_AUTO_MIN_STEPS = 64
 CONV_POOL_PER = 16
 CONV_POOL_MAX = 4
 CONV_POOL_TO = 64
+# conv_stride="auto" (with "auto" pooling): the first block computes every
+# CONV_AUTO_STRIDE-th window from CONV_STRIDE_MIN_STEPS steps on, and pools
+# the strided sequence down to CONV_POOL_TO steps as before. Its full-length
+# outputs (and their batch norm and pooling) were most of a step's time on
+# the long collections of benchmarks/accuracy.py (3 seeds): PigCVP 0.829 ->
+# 0.835 in 6.3 -> 3.5 s, PLAID 0.867 -> 0.855 in 25.3 -> 12.7 s, ACSF1
+# 0.853 -> 0.837 (a stride of 4: 0.811, 0.846, 0.837, little faster)
+CONV_AUTO_STRIDE = 2
+CONV_STRIDE_MIN_STEPS = 1000
 MAX_POOL = 2**20  # weightless, so no memory check bounds it; load accepts up to it
 # series_norm="auto": for classifiers, on unless every training series
 # already has the same mean and spread per feature (within these shares of
@@ -249,14 +259,25 @@ def resolve_series_norm(est, data, weight: np.ndarray | None) -> bool:
     return not same
 
 
-def resolve_conv_pool_size(est, longest: int) -> tuple[int, ...]:
-    """``conv_pool_size`` on data whose longest sequence has ``longest`` steps:
-    one pooling per gap between the convolution blocks."""
+def resolve_conv_stride(est, longest: int) -> int:
+    """``conv_stride`` on data whose longest sequence has ``longest`` steps;
+    ``"auto"`` strides only where the pooling is ``"auto"`` too."""
+    if not isinstance(est.conv_stride, str):
+        return int(est.conv_stride)
+    auto_pools = isinstance(est.conv_pool_size, str)
+    return CONV_AUTO_STRIDE if auto_pools and longest >= CONV_STRIDE_MIN_STEPS else 1
+
+
+def resolve_conv_pool_size(est, longest: int, stride: int = 1) -> tuple[int, ...]:
+    """``conv_pool_size`` on data whose longest sequence has ``longest`` steps,
+    read by the first block at ``stride``: one pooling per gap between the
+    convolution blocks."""
     gaps = len(conv_layers(est)[0]) - 1
     if not isinstance(est.conv_pool_size, str):
         return explicit_pools(est.conv_pool_size, gaps)
     later = min(CONV_POOL_MAX, max(1, longest // CONV_POOL_PER))
-    first = min(MAX_POOL, max(later, -(-longest // CONV_POOL_TO)))
+    windows = -(-longest // stride)
+    first = min(MAX_POOL, max(later, -(-windows // CONV_POOL_TO)))
     return ((first,) + (later,) * (gaps - 1))[:gaps]
 
 
@@ -281,13 +302,23 @@ def fitted_pools(est) -> tuple[int, ...]:
     return _positive_ints(pools, gaps)  # checked by fit or load
 
 
+def fitted_stride(est) -> int:
+    """The fitted branch's first-block stride (1 without the branch, and in
+    files saved before strides)."""
+    if not getattr(est, "conv_branch_", False):
+        return 1
+    return int(getattr(est, "conv_stride_", 1))  # checked by fit or load
+
+
 def conv_work(est, steps: int) -> int:
     """Multiply-adds of the fitted convolutional branch for one sequence of
     ``steps`` raw steps (0 without the branch)."""
     if not getattr(est, "conv_branch_", False):
         return 0
     layers = list(zip(*conv_layers(est), strict=True))
-    return multiply_adds(est.input_size_, layers, fitted_pools(est), steps)
+    return multiply_adds(
+        est.input_size_, layers, fitted_pools(est), steps, fitted_stride(est)
+    )
 
 
 def module_params(est, input_size: int, output_size: int) -> dict:
@@ -326,6 +357,7 @@ def module_params(est, input_size: int, output_size: int) -> dict:
             )
         ),
         "conv_pool_size": fitted_pools(est),
+        "conv_stride": fitted_stride(est),
         # files saved before series normalization lack series_norm_: none
         "series_norm": bool(getattr(est, "series_norm_", False)),
     }
@@ -587,10 +619,16 @@ def conv_saved(params: dict, steps: int) -> int:
     layers = tuple(
         zip(params["conv_filters"], params["conv_kernel_sizes"], strict=True)
     )
-    shapes = block_shapes(params["input_size"], layers, params["conv_pool_size"], steps)
+    shapes = block_shapes(
+        params["input_size"],
+        layers,
+        params["conv_pool_size"],
+        steps,
+        params["conv_stride"],
+    )
     return sum(
-        read * (width * kernel + 2 * out) + pooled * out
-        for width, out, kernel, read, pooled in shapes
+        windows * (width * kernel + 2 * out) + pooled * out
+        for width, out, kernel, windows, pooled in shapes
     )
 
 
@@ -646,6 +684,8 @@ def check_architecture(est, net: SequenceNet) -> None:
     if not isinstance(est.conv_pool_size, str) and new["conv_filters"]:
         gaps = len(new["conv_filters"]) - 1
         new["conv_pool_size"] = explicit_pools(est.conv_pool_size, gaps)
+    if not isinstance(est.conv_stride, str) and new["conv_filters"]:
+        new["conv_stride"] = int(est.conv_stride)
     if not isinstance(est.series_norm, str):
         new["series_norm"] = bool(est.series_norm)
     changed = [

@@ -44,6 +44,10 @@ class ConvBranch(nn.Module):
         ``ceil(steps / pool_size[i])`` steps of block ``i`` (windows of
         ``pool_size[i]`` steps, the last one partial). An int pools every
         gap alike; 1: no pooling (the FCN).
+    stride : int, default=1
+        Stride of the first block's convolution: it computes one window in
+        every ``stride`` steps, ``ceil(steps / stride)`` outputs (still
+        ``"same"`` padded), which its pooling then reduces.
 
     Notes
     -----
@@ -71,6 +75,7 @@ class ConvBranch(nn.Module):
         filters: tuple[int, ...],
         kernel_sizes: tuple[int, ...],
         pool_size: int | tuple[int, ...] = 1,
+        stride: int = 1,
     ) -> None:
         super().__init__()
         if len(filters) != len(kernel_sizes) or not filters:
@@ -90,16 +95,21 @@ class ConvBranch(nn.Module):
                 f"the {len(filters)} blocks ({gaps} positive ints), got {pool_size}."
             )
         self.pool_sizes = pools
+        if not isinstance(stride, Integral) or stride < 1:
+            raise ValueError(f"conv_stride must be a positive int, got {stride!r}.")
+        self.stride = int(stride)
         blocks: list[nn.Module] = []
         width = int(in_channels)
-        for out, kernel in zip(filters, kernel_sizes, strict=True):
+        for i, (out, kernel) in enumerate(zip(filters, kernel_sizes, strict=True)):
             # "same" padding written out: PyTorch warns (and copies) for
             # padding="same" with even kernels, such as FCN's 8
             left = (int(kernel) - 1) // 2
             blocks.append(
                 nn.Sequential(
                     nn.ConstantPad1d((left, int(kernel) - 1 - left), 0.0),
-                    nn.Conv1d(width, int(out), int(kernel)),
+                    nn.Conv1d(
+                        width, int(out), int(kernel), self.stride if i == 0 else 1
+                    ),
                     nn.BatchNorm1d(int(out)),
                     nn.ReLU(),
                 )
@@ -117,7 +127,9 @@ class ConvBranch(nn.Module):
     ) -> torch.Tensor:
         if lengths is not None:
             lengths = lengths.to(x.device)
-        work = multiply_adds(self.in_channels, self.layers, self.pool_sizes, x.shape[1])
+        work = multiply_adds(
+            self.in_channels, self.layers, self.pool_sizes, x.shape[1], self.stride
+        )
         if (
             x.device.type != "cpu"  # measured on CPU only: GPUs keep cuDNN's kernels
             or torch.onnx.is_in_onnx_export()
@@ -137,13 +149,17 @@ class ConvBranch(nn.Module):
                 h = h * mask
             left, right = pad.padding
             # (batch, steps, channels, kernel): every window, one product
-            cols = F.pad(h, (0, 0, left, right)).unfold(1, conv.kernel_size[0], 1)
+            stride = conv.stride[0]
+            cols = F.pad(h, (0, 0, left, right)).unfold(1, conv.kernel_size[0], stride)
             batch, steps = cols.shape[:2]
             weight = conv.weight.reshape(conv.out_channels, -1).t()
             if weight.shape[0] <= NARROW_WINDOW:
                 weight = weight.contiguous()
             h = torch.addmm(conv.bias, cols.reshape(batch * steps, -1), weight)
             h = norm(h).view(batch, steps, -1)  # statistics over batch and time
+            if stride > 1 and mask is not None:  # a row's own windows
+                lengths = _pooled(lengths, stride)
+                mask = _mask(lengths, h)[..., None]
             if i < len(self.pool_sizes) and self.pool_sizes[i] > 1:
                 pool = self.pool_sizes[i]
                 if mask is not None:  # a zero wins a window only where ReLU gives 0
@@ -170,6 +186,9 @@ class ConvBranch(nn.Module):
             if mask is not None:
                 h = h * mask
             h = norm(conv(pad(h)))
+            if conv.stride[0] > 1 and mask is not None:
+                lengths = _pooled(lengths, conv.stride[0])
+                mask = _mask(lengths, h, axis=-1)[:, None]
             if i < len(self.pool_sizes) and self.pool_sizes[i] > 1:
                 pool = self.pool_sizes[i]
                 if mask is not None:
@@ -204,16 +223,19 @@ def block_shapes(
     layers: tuple[tuple[int, int], ...],
     pools: tuple[int, ...],
     steps: int,
+    stride: int = 1,
 ) -> Iterator[tuple[int, int, int, int, int]]:
     """Per block, for one sequence of ``steps`` steps: ``(in_channels,
-    out_channels, kernel_size, steps read, steps after its pooling)``.
+    out_channels, kernel_size, windows computed, steps after its pooling)``.
     ``layers`` holds each block's ``(out_channels, kernel_size)``, ``pools``
-    the pooling after each block but the last."""
+    the pooling after each block but the last, ``stride`` the first block's
+    stride."""
     width = int(in_channels)
+    windows = -(-steps // int(stride))
     for (out, kernel), pool in zip(layers, tuple(pools) + (1,), strict=True):
-        pooled = -(-steps // pool)
-        yield width, out, kernel, steps, pooled
-        width, steps = out, pooled
+        pooled = -(-windows // pool)
+        yield width, out, kernel, windows, pooled
+        width, windows = out, pooled
 
 
 def multiply_adds(
@@ -221,13 +243,14 @@ def multiply_adds(
     layers: tuple[tuple[int, int], ...],
     pools: tuple[int, ...],
     steps: int,
+    stride: int = 1,
 ) -> int:
     """Multiply-adds of the branch's convolutions for one sequence of
     ``steps`` steps (arguments as for :func:`block_shapes`)."""
     return sum(
-        width * out * kernel * read
-        for width, out, kernel, read, _ in block_shapes(
-            in_channels, layers, pools, steps
+        width * out * kernel * windows
+        for width, out, kernel, windows, _ in block_shapes(
+            in_channels, layers, pools, steps, stride
         )
     )
 

@@ -109,6 +109,7 @@ class LSTMNetwork(nn.Module):
         conv_filters: tuple[int, ...] = (),
         conv_kernel_sizes: tuple[int, ...] = (),
         conv_pool_size: int | tuple[int, ...] = 1,
+        conv_stride: int = 1,
         series_norm: bool = False,
     ) -> None:
         super().__init__()
@@ -162,7 +163,11 @@ class LSTMNetwork(nn.Module):
                     "has no per-step output and reads no token ids."
                 )
             self.conv = ConvBranch(
-                self.input_size, conv_filters, conv_kernel_sizes, conv_pool_size
+                self.input_size,
+                conv_filters,
+                conv_kernel_sizes,
+                conv_pool_size,
+                conv_stride,
             )
             width += self.conv.out_features
         if self.series_norm:

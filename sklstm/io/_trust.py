@@ -89,7 +89,7 @@ def check_fitted(est, path) -> None:
     attrs = vars(est)
     for name in ("input_size_", "n_features_in_"):
         need(name, _int(attrs.get(name), 1), "a positive integer")
-    for name in ("patch_size_", "patch_stride_"):
+    for name in ("patch_size_", "patch_stride_", "conv_stride_"):
         if name in attrs:
             need(name, _int(attrs[name], 1) and attrs[name] <= 2**20, "a positive int")
     if "conv_pool_size_" in attrs:
