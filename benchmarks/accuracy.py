@@ -240,7 +240,11 @@ def _note(model) -> str:
         lstm = model[-1]
         text = (
             f"conv {lstm.conv_branch_}"
-            + (f" (pool {lstm.conv_pool_size_})" if lstm.conv_branch_ else "")
+            + (
+                f" (pool {lstm.conv_pool_size_}, stride {lstm.conv_stride_})"
+                if lstm.conv_branch_
+                else ""
+            )
             + f", series norm {lstm.series_norm_}"
             + f", batch {lstm.batch_size_}, {lstm.max_epochs_} epochs, "
             f"patch {lstm.patch_size_}"

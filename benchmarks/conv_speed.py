@@ -10,13 +10,14 @@ ran before). Its ``forward`` takes the first up to ``TIME_MAJOR_MAX_WORK``
 multiply-adds per batch and the second above. This times one optimizer step
 (forward, backward, Adam) of the default branch (filters ``(64, 128, 64)``,
 kernels ``(8, 5, 3)``) through each path, at the batch sizes and lengths
-the defaults give three UCR collections with ``"auto"`` pooling, and on
-OSULeaf with less pooling, on 1 and 2 torch threads. Each row is the median
+the defaults give three UCR collections with ``"auto"`` pooling (and
+stride: ACSF1's 1460 steps, strided by 2, then unstrided as before), and
+on OSULeaf with less pooling, on 1 and 2 torch threads. Each row is the median
 over ``--repeats`` runs of ``--steps`` steps, both paths alternated in every
 run, so that a busy machine slows both alike.
 
 A second table times each block's product alone (forward and backward, at
-each of the first three shapes' batch and lengths) with the weights passed
+each of the first four shapes' batch and lengths) with the weights passed
 as a transposed view and as a contiguous matrix: autograd forms the weight
 gradient in the layout of the matrix it was given. ``_forward_time_major``
 passes the contiguous matrix for windows of up to ``NARROW_WINDOW`` values.
@@ -43,13 +44,14 @@ from sklstm._engine._conv import (  # noqa: E402
 # (collection, batch size, steps, pooling): the defaults' batches and "auto"
 # pooling, then OSULeaf pooled less (more work per batch)
 SHAPES = [
-    ("GunPoint", 8, 150, (4, 4)),
-    ("OSULeaf", 16, 427, (7, 4)),
-    ("ACSF1", 16, 1460, (23, 4)),
-    ("OSULeaf", 16, 427, (4, 4)),
-    ("ACSF1", 16, 1460, (4, 4)),
-    ("OSULeaf", 16, 427, (2, 1)),
-    ("OSULeaf", 16, 427, (1, 1)),
+    ("GunPoint", 8, 150, (4, 4), 1),
+    ("OSULeaf", 16, 427, (7, 4), 1),
+    ("ACSF1", 16, 1460, (12, 4), 2),  # "auto" strides from 1000 steps
+    ("ACSF1", 16, 1460, (23, 4), 1),
+    ("OSULeaf", 16, 427, (4, 4), 1),
+    ("ACSF1", 16, 1460, (4, 4), 1),
+    ("OSULeaf", 16, 427, (2, 1), 1),
+    ("OSULeaf", 16, 427, (1, 1), 1),
 ]
 
 
@@ -75,18 +77,18 @@ def main() -> None:
     args = parser.parse_args()
     saved = torch.get_num_threads()
     print(
-        "| collection | batch x steps | pooling | M multiply-adds per batch | "
+        "| collection | batch x steps | pooling, stride | M multiply-adds per batch | "
         "forward takes | threads | Conv1d ms | time-major ms | speed-up |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
-    for name, batch, steps, pools in SHAPES:
+    for name, batch, steps, pools, stride in SHAPES:
         layers = ((64, 8), (128, 5), (64, 3))
-        work = batch * multiply_adds(1, layers, pools, steps)
+        work = batch * multiply_adds(1, layers, pools, steps, stride)
         takes = "time-major" if work <= TIME_MAJOR_MAX_WORK else "Conv1d"
         for threads in (1, 2):
             torch.set_num_threads(threads)
             torch.manual_seed(0)
-            branch = ConvBranch(1, (64, 128, 64), (8, 5, 3), pools).train()
+            branch = ConvBranch(1, (64, 128, 64), (8, 5, 3), pools, stride).train()
             x = torch.randn(batch, steps, 1)
             times = {"Conv1d": [], "time-major": []}
             for _ in range(args.repeats):
@@ -95,8 +97,9 @@ def main() -> None:
                     times[path].append(step_ms(branch, x, path, args.steps))
             old, new = (statistics.median(t) for t in times.values())
             print(
-                f"| {name} | {batch} x {steps} | {pools} | {work / 1e6:.0f} | "
-                f"{takes} | {threads} | {old:.2f} | {new:.2f} | {old / new:.2f}x |"
+                f"| {name} | {batch} x {steps} | {pools}, {stride} | "
+                f"{work / 1e6:.0f} | {takes} | {threads} | {old:.2f} | "
+                f"{new:.2f} | {old / new:.2f}x |"
             )
     torch.set_num_threads(1)
     weight_layouts(args.repeats, args.steps)
@@ -117,9 +120,9 @@ def weight_layouts(repeats: int, steps: int) -> None:
     print()
     print("| block | rows x (in x kernel) -> out | view ms | contiguous ms | ratio |")
     print("|---|---|---|---|---|")
-    for name, batch, length, pools in SHAPES[:3]:
+    for name, batch, length, pools, stride in SHAPES[:4]:
         layers = ((64, 8), (128, 5), (64, 3))
-        shapes = block_shapes(1, layers, pools, length)
+        shapes = block_shapes(1, layers, pools, length, stride)
         for i, (width, out, kernel, read, _) in enumerate(shapes):
             cols = torch.randn(batch * read, width * kernel)
             weight = torch.randn(out, width, kernel, requires_grad=True)
@@ -133,8 +136,9 @@ def weight_layouts(repeats: int, steps: int) -> None:
                     )
             old, new = (statistics.median(times[c]) for c in (False, True))
             print(
-                f"| {name} {i + 1} | {batch * read} x {width * kernel} -> {out} | "
-                f"{old:.2f} | {new:.2f} | {old / new:.2f}x |"
+                f"| {name} {'strided ' * (stride > 1)}{i + 1} | {batch * read} x "
+                f"{width * kernel} -> {out} | {old:.2f} | {new:.2f} | "
+                f"{old / new:.2f}x |"
             )
 
 

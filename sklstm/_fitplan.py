@@ -350,20 +350,8 @@ def load_pretrained(source, module: LSTMNetwork, *, freeze: bool = False) -> Non
                     "scratch), conv_branch=False, or a source fitted with it."
                 )
             continue  # trained from scratch, or the source's is left out
-        if part == "conv" and mine.stride != theirs.stride:
-            raise ValueError(
-                f"init_from: the pretrained convolutional branch's first block "
-                f"reads every {theirs.stride}th window, this model's every "
-                f"{mine.stride}th: its filters would see other steps than they "
-                f"learned. Set conv_stride={theirs.stride}."
-            )
-        if part == "conv" and mine.pool_sizes != theirs.pool_sizes:
-            raise ValueError(
-                f"init_from: the pretrained convolutional branch pools by "
-                f"{theirs.pool_sizes} steps between blocks, this model by "
-                f"{mine.pool_sizes}: its blocks would read other steps than they "
-                f"learned. Set conv_pool_size={theirs.pool_sizes}."
-            )
+        if part == "conv":
+            _check_same_windows(mine, theirs)
         try:
             mine.load_state_dict(theirs.state_dict())
         except (AttributeError, RuntimeError) as exc:
@@ -372,6 +360,22 @@ def load_pretrained(source, module: LSTMNetwork, *, freeze: bool = False) -> Non
                 f"(use the same {same} as the pretrained one). "
                 f"torch says: {' '.join(str(exc).split())}"
             ) from None
+
+
+def _check_same_windows(mine, theirs) -> None:
+    """A transferred branch's filters mean what they learned only over the
+    windows they learned on: the same stride and pooling."""
+    for attr, param, what in (
+        ("stride", "conv_stride", "strides its first block by"),
+        ("pool_sizes", "conv_pool_size", "pools between blocks by"),
+    ):
+        if getattr(mine, attr) != getattr(theirs, attr):
+            raise ValueError(
+                f"init_from: the pretrained convolutional branch {what} "
+                f"{getattr(theirs, attr)}, this model by {getattr(mine, attr)}: "
+                "its blocks would read other steps than they learned. Set "
+                f"{param}={getattr(theirs, attr)}."
+            )
 
 
 def _check_same_inputs(module: LSTMNetwork, src: LSTMNetwork) -> None:

@@ -78,9 +78,11 @@ CONV_POOL_TO = 64
 # CONV_AUTO_STRIDE-th window from CONV_STRIDE_MIN_STEPS steps on, and pools
 # the strided sequence down to CONV_POOL_TO steps as before. Its full-length
 # outputs (and their batch norm and pooling) were most of a step's time on
-# the long collections of benchmarks/accuracy.py (3 seeds): PigCVP 0.829 ->
-# 0.835 in 6.3 -> 3.5 s, PLAID 0.867 -> 0.855 in 25.3 -> 12.7 s, ACSF1
-# 0.853 -> 0.837 (a stride of 4: 0.811, 0.846, 0.837, little faster)
+# the long collections of benchmarks/accuracy.py (3 seeds, one run): PigCVP
+# 0.829 -> 0.835 in 7.0 -> 3.1 s, PLAID 0.867 -> 0.852 in 25.8 -> 16.2 s,
+# ACSF1 0.853 -> 0.837 in 2.9 -> 2.3 s; unstrided, PigCVP and PLAID took
+# 2.1x and 2.7x the LSTM alone's time. (A stride of 4, scratch: 0.811,
+# 0.846, 0.837, hardly faster.)
 CONV_AUTO_STRIDE = 2
 CONV_STRIDE_MIN_STEPS = 1000
 MAX_POOL = 2**20  # weightless, so no memory check bounds it; load accepts up to it
