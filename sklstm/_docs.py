@@ -212,15 +212,18 @@ batch_size : int or "auto", default="auto"
     (``conv_branch_``) takes at least the power of two at or above its
     number of classes (10 classes: 16), but less than half the training
     rows, so that an epoch still takes three steps or more (52 classes in
-    104 rows: 32), for as many epochs as the smaller batch would have had.
-    The value used is ``batch_size_``. Larger batches run faster per epoch.
+    104 rows: 32); ``max_epochs="auto"`` then keeps its optimizer steps,
+    within twice the epochs the smaller batch would have had. The value
+    used is ``batch_size_``. Larger batches run faster per epoch.
 
 max_epochs : int or "auto", default="auto"
     Passes over the training data (fewer with early stopping). ``"auto"``
     trains for at least 1000 optimizer steps, within 50 to 300 epochs (40
     rows in batches of 8: 200 epochs; large data sets: 50), or with the
     convolutional branch (``conv_branch_``) at least 400 steps within 30
-    to 300 epochs. The value used is ``max_epochs_``.
+    to 300 epochs (counted at the batch for the training rows; a larger
+    batch for many classes, see ``batch_size``, gets up to twice those
+    epochs to take its 400 steps). The value used is ``max_epochs_``.
 
 shuffle : bool, default=True
     Shuffle the training rows every epoch.

@@ -183,13 +183,17 @@ def resolve_training(est, n_train: int, *, incremental: bool) -> None:
     )
     conv = getattr(est, "conv_branch_", False)
     batch = _build.resolve_batch_size(est.batch_size, n_train)
+    n_classes = len(getattr(est, "classes_", ())) if conv else 0
+    est.batch_size_ = _build.class_batch(est.batch_size, batch, n_classes, n_train)
     est.max_epochs_ = _build.resolve_max_epochs(
         est.max_epochs, n_train, batch, conv=conv
     )
-    # epochs are counted at the batch for n_train: the larger batch for many
-    # classes takes fewer, larger steps over as many passes (as much time)
-    n_classes = len(getattr(est, "classes_", ())) if conv else 0
-    est.batch_size_ = _build.class_batch(est.batch_size, batch, n_classes, n_train)
+    if est.max_epochs == "auto" and est.batch_size_ > batch:
+        # the larger batch for many classes keeps the optimizer steps of the
+        # rule, within CLASS_BATCH_MAX_PASSES times the epochs (and the time)
+        # the batch for n_train would have had
+        steps = _build.resolve_max_epochs("auto", n_train, est.batch_size_, conv=conv)
+        est.max_epochs_ = min(steps, _build.CLASS_BATCH_MAX_PASSES * est.max_epochs_)
 
 
 def check_sample_weight(sample_weight, n: int) -> np.ndarray | None:

@@ -238,11 +238,21 @@ def test_auto_stride_for_long_series_with_auto_pooling():
 def test_auto_batch_holds_every_class_with_the_branch():
     ten = np.arange(len(LONG)) % 10
     # 40 rows: batches of 8 for 80 epochs; ten classes raise the batch to 16
-    # over the same epochs, the branch's batch norm then sees most classes
+    # (the branch's batch norm then sees most classes), for 400 steps again:
+    # three an epoch, 134 epochs (within twice 80)
     est = LSTMClassifier(random_state=0, hidden_size=2, **SMALL_CONV)
     est.partial_fit(LONG, ten, classes=np.arange(10))
-    assert (est.batch_size_, est.max_epochs_) == (16, 80)
-    assert est.net_.batch_size == 16
+    assert (est.batch_size_, est.max_epochs_) == (16, 134)
+    assert est.net_.batch_size == 16 and est.net_.max_epochs == 134
+    # 52 classes in 104 rows: 31 epochs of 13 steps; batches of 32 take 4
+    # steps an epoch, and 100 epochs would be 400: capped at twice 31
+    many = np.vstack([LONG, LONG, LONG[:24]])
+    pig = LSTMClassifier(random_state=0, hidden_size=2, **SMALL_CONV)
+    pig.partial_fit(many, np.arange(104) % 52, classes=np.arange(52))
+    assert (pig.batch_size_, pig.max_epochs_) == (32, 62)
+    fixed = LSTMClassifier(random_state=0, hidden_size=2, max_epochs=5, **SMALL_CONV)
+    fixed.partial_fit(LONG, ten, classes=np.arange(10))
+    assert (fixed.batch_size_, fixed.max_epochs_) == (16, 5)  # as given
     few = LSTMClassifier(random_state=0, hidden_size=2, **SMALL_CONV)
     assert few.partial_fit(LONG, LABELS, classes=["down", "up"]).batch_size_ == 8
     for other in (
