@@ -91,6 +91,11 @@ def test_set_params_then_partial_fit_is_checked():
     with pytest.raises(ValueError, match="one such int per gap"):  # 2 blocks
         est.set_params(conv_pool_size=(4, 4)).partial_fit(LONG, LABELS)
     est.set_params(conv_pool_size=[np.int64(4)]).partial_fit(LONG, LABELS)  # as fitted
+    with pytest.raises(ValueError, match="conv_stride"):  # weights read every window
+        est.set_params(conv_stride=np.int64(2)).partial_fit(LONG, LABELS)
+    with pytest.raises(ValueError, match="conv_stride"):
+        est.set_params(conv_stride=0).partial_fit(LONG, LABELS)
+    est.set_params(conv_stride=np.int64(1)).partial_fit(LONG, LABELS)  # as fitted
 
 
 @pytest.mark.parametrize(
