@@ -146,8 +146,9 @@ conv_stride : int in [1, 2**20] or "auto", default="auto"
     block's full-length outputs took most of a training step on long
     series; on the three long collections of ``benchmarks/accuracy.py``
     (3 seeds, one run) the stride cut the fit time of PigCVP (2000 steps)
-    2.1x and of PLAID (up to 1344) 1.6x, at test accuracies of 0.878
-    against 0.869 unstrided (PigCVP), 0.852 against 0.867 (PLAID) and 0.857
+    2.1x and of PLAID (up to 1344; batches of 64 then) 1.6x, at test
+    accuracies of 0.878 against 0.869 unstrided (PigCVP), 0.852 against
+    0.867 (PLAID; now 0.872 against 0.874 in 9.9 against 11.6 s) and 0.857
     against 0.863 (ACSF1). The value used is ``conv_stride_``.
 
 series_norm : bool or "auto", default="auto"
@@ -209,7 +210,9 @@ batch_size : int or "auto", default="auto"
     Samples per gradient step. ``"auto"`` adapts it to the training rows:
     the power of two nearest below ``n_train / 8``, between 8 and 64 (40
     rows: 8; 270 rows: 32; 600 rows or more: 64), so small data sets still
-    get several steps per epoch. A classifier with the convolutional branch
+    get several steps per epoch; with the convolutional branch
+    (``conv_branch_``) at most 32, which trained as fast per epoch and
+    padded ragged batches less. A classifier with the branch
     (``conv_branch_``) takes at least the power of two at or above its
     number of classes (10 classes: 16), but less than half the training
     rows, so that an epoch still takes three steps or more (52 classes in

@@ -182,7 +182,7 @@ def resolve_training(est, n_train: int, *, incremental: bool) -> None:
         auto_schedule if est.lr_scheduler == "auto" else est.lr_scheduler
     )
     conv = getattr(est, "conv_branch_", False)
-    batch = _build.resolve_batch_size(est.batch_size, n_train)
+    batch = _build.resolve_batch_size(est.batch_size, n_train, conv=conv)
     n_classes = len(getattr(est, "classes_", ())) if conv else 0
     est.batch_size_ = _build.class_batch(est.batch_size, batch, n_classes, n_train)
     est.max_epochs_ = _build.resolve_max_epochs(

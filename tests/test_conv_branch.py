@@ -18,6 +18,7 @@ from sklstm._engine._build import (
     CONV_AUTO_MIN_STEPS,
     class_batch,
     conv_work,
+    resolve_batch_size,
     resolve_max_epochs,
 )
 from sklstm._engine._conv import ConvBranch
@@ -121,6 +122,46 @@ def test_masked_pooling_reads_each_row_alone(pool, stride):
         torch.testing.assert_close(batch[i : i + 1], alone, rtol=1e-5, atol=1e-6)
     if pool != 1 or stride != 1:  # the padding counts unless masked: can fail
         assert not torch.allclose(branch(garbage)[1], batch[1], atol=1e-3)
+
+
+@pytest.mark.parametrize("path", ["_forward_time_major", "_forward_channels_first"])
+@pytest.mark.parametrize("pool, stride", [(1, 1), (3, 1), (2, 2)])
+def test_training_statistics_read_each_row_own_steps(path, pool, stride):
+    """In training, batch normalization counts no padded step: a batch gives
+    the same summaries and running statistics however far it is padded, and
+    rows alone give the statistics a batch of them gives without padding."""
+    torch.manual_seed(2)
+    x = torch.randn(3, 9, 2)
+    lengths = torch.tensor([9, 4, 6])
+
+    def run(padded_to: int | None, fill: float):
+        torch.manual_seed(3)
+        branch = ConvBranch(2, (3, 5, 4), (4, 3, 2), pool, stride).train()
+        with torch.no_grad():  # biases that make a padded step's output non-zero
+            for block in branch.blocks:
+                block[1].bias.uniform_(0.5, 1.0)
+        if padded_to is None:
+            return getattr(branch, path)(x, None), branch
+        wide = torch.full((3, padded_to, 2), fill)
+        for i, n in enumerate(lengths.tolist()):
+            wide[i, :n] = x[i, :n]
+        return getattr(branch, path)(wide, lengths), branch
+
+    short, first = run(9, 0.0)
+    long, second = run(31, 40.0)
+    torch.testing.assert_close(short, long, rtol=1e-5, atol=1e-5)
+    for a, b in zip(first.buffers(), second.buffers(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    # the first block's running mean moved from 0 by momentum x the mean of
+    # the rows' own windows, each row convolved alone
+    pad, conv1d, norm, _ = first.blocks[0]
+    with torch.no_grad():
+        own = torch.cat(
+            [conv1d(pad(x[i, :n].T[None]))[0].T for i, n in enumerate([9, 4, 6])]
+        )
+    torch.testing.assert_close(
+        norm.running_mean, norm.momentum * own.mean(dim=0), rtol=1e-5, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize(
@@ -275,6 +316,23 @@ def test_auto_batch_holds_every_class_with_the_branch():
     assert class_batch("auto", 8, 52, 104) == 32
     assert class_batch("auto", 8, 52, 130) == 64  # 130 / 64: three steps
     assert class_batch("auto", 8, 10, 40) == 16 and class_batch("auto", 8, 10, 32) == 8
+
+
+def test_auto_batch_stops_at_32_with_the_branch():
+    """With the branch, the batch for many rows is 32 (64 without), and the
+    epochs count their steps at it; many classes may still raise it."""
+    rows = np.tile(LONG, (13, 1, 1))  # 520 rows: n / 8 = 65
+    labels = np.tile(LABELS, 13)
+    est = LSTMClassifier(random_state=0, hidden_size=2, **SMALL_CONV)
+    est.partial_fit(rows, labels, classes=["down", "up"])
+    assert (est.batch_size_, est.max_epochs_) == (32, 30)  # 17 steps an epoch
+    assert est.net_.batch_size == 32
+    plain = LSTMRegressor(random_state=0, hidden_size=2, conv_branch=False)
+    assert plain.partial_fit(rows, labels == "up").batch_size_ == 64
+    assert resolve_batch_size("auto", 20_000, conv=True) == 32
+    assert resolve_batch_size("auto", 200, conv=True) == 16  # below the cap
+    assert resolve_batch_size(np.int64(64), 20_000, conv=True) == 64  # as given
+    assert class_batch("auto", 32, 60, 1000) == 64  # one sample per class
 
 
 def test_threads_count_the_branch_work():

@@ -109,6 +109,14 @@ AUTO_EPOCHS = (50, 300)
 AUTO_MIN_STEPS_CONV = 400
 AUTO_EPOCHS_CONV = (30, 300)
 AUTO_BATCH = (8, 64)
+# with the convolutional branch, the batch for the training rows stops at 32:
+# one epoch in batches of 32 took no longer than in 64 (4096 series of 150
+# and 500 steps: 1.41 against 1.28 s and 1.89 against 3.21 s), and ragged
+# batches pad to a shorter longest row. PLAID (537 rows; 3 seeds, scratch
+# runs with the pipeline of benchmarks/accuracy.py): 0.866 in 17.5 s with
+# 64 over 45 epochs, 0.872 in 11.0 s with 32 over 30 (16: 0.881 in 14.3 s,
+# but 1.4-1.9x slower per epoch than 32 on the 4096 series)
+AUTO_BATCH_CONV = 32
 # with the convolutional branch, a classifier's "auto" batch holds at least
 # one sample per class on average (the power of two at or above n_classes):
 # its batch-norm statistics and each step then see most classes. ACSF1 and
@@ -126,12 +134,15 @@ CLASS_BATCH_MIN_STEPS = 3
 CLASS_BATCH_MAX_PASSES = 2
 
 
-def resolve_batch_size(batch_size, n_train: int) -> int:
+def resolve_batch_size(batch_size, n_train: int, *, conv: bool = False) -> int:
     """``batch_size``, or for ``"auto"`` the power of two nearest below
-    ``n_train / 8``, within 8-64: small data sets get several steps per epoch."""
+    ``n_train / 8``, within 8-64 (8-``AUTO_BATCH_CONV`` for a network with
+    the convolutional branch): small data sets get several steps per epoch."""
     if batch_size != "auto":
         return int(batch_size)
     low, high = AUTO_BATCH
+    if conv:
+        high = AUTO_BATCH_CONV
     power = 2 ** int(np.floor(np.log2(max(n_train / 8, 1))))
     return int(min(high, max(low, power)))
 

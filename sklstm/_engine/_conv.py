@@ -56,8 +56,8 @@ class ConvBranch(nn.Module):
     padded steps are zeroed before every block and before every pooling,
     and left out of the final mean, so a row's summary reads its own steps
     whatever it is padded to: after the ReLU, a pooling window over a row's
-    last steps and zeros gives what those steps alone give. (Batch
-    normalization's statistics still count the zeroed steps.)
+    last steps and zeros gives what those steps alone give. In training,
+    batch normalization's statistics also count each row's own steps only.
 
     On CPU, up to ``TIME_MAJOR_MAX_WORK`` multiply-adds per batch, the
     blocks run time-major, each convolution one matrix product over the
@@ -156,10 +156,12 @@ class ConvBranch(nn.Module):
             if weight.shape[0] <= NARROW_WINDOW:
                 weight = weight.contiguous()
             h = torch.addmm(conv.bias, cols.reshape(batch * steps, -1), weight)
-            h = norm(h).view(batch, steps, -1)  # statistics over batch and time
             if stride > 1 and mask is not None:  # a row's own windows
                 lengths = _pooled(lengths, stride)
-                mask = _mask(lengths, h)[..., None]
+            if mask is not None:
+                mask = _mask(lengths, cols)[..., None]
+            # statistics over batch and time: each row's own steps
+            h = _normalize(norm, h, mask).view(batch, steps, -1)
             if i < len(self.pool_sizes) and self.pool_sizes[i] > 1:
                 pool = self.pool_sizes[i]
                 if mask is not None:  # a zero wins a window only where ReLU gives 0
@@ -185,10 +187,19 @@ class ConvBranch(nn.Module):
             mask = None if lengths is None else _mask(lengths, h, axis=-1)[:, None]
             if mask is not None:
                 h = h * mask
-            h = norm(conv(pad(h)))
+            h = conv(pad(h))
             if conv.stride[0] > 1 and mask is not None:
                 lengths = _pooled(lengths, conv.stride[0])
+            if mask is None:
+                h = norm(h)
+            else:
                 mask = _mask(lengths, h, axis=-1)[:, None]
+                rows = _normalize(
+                    norm,
+                    h.transpose(1, 2).reshape(-1, h.shape[1]),
+                    mask.transpose(1, 2),
+                )
+                h = rows.view(h.shape[0], h.shape[2], -1).transpose(1, 2)
             if i < len(self.pool_sizes) and self.pool_sizes[i] > 1:
                 pool = self.pool_sizes[i]
                 if mask is not None:
@@ -253,6 +264,26 @@ def multiply_adds(
             in_channels, layers, pools, steps, stride
         )
     )
+
+
+def _normalize(
+    norm: nn.BatchNorm1d, h: torch.Tensor, mask: torch.Tensor | None
+) -> torch.Tensor:
+    """``norm`` over the rows of ``h`` ``(batch * steps, channels)``; in
+    training, with ``mask`` ``(batch, steps, 1)``, its statistics (and the
+    running ones) count each row's own steps only, and padded steps give 0.
+
+    Otherwise how far a batch is padded (to its longest row) would move every
+    row's normalization: a row's summary would depend on its batch's padding.
+    """
+    if mask is None or not norm.training:
+        return norm(h)
+    own = mask.reshape(-1) > 0
+    if bool(own.all()):
+        return norm(h)
+    out = h.new_zeros(h.shape)
+    out[own] = norm(h[own])
+    return out
 
 
 def _pooled(lengths: torch.Tensor, pool: int) -> torch.Tensor:
