@@ -286,7 +286,11 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         return self.classes_[np.argmax(raw, axis=-1)]
 
     def score(self, X, y, sample_weight=None):
-        """Accuracy of the predictions (over all time steps for sequence tagging).
+        """Accuracy of the predictions (over the real time steps for tagging).
+
+        With per-step labels, every time step of a sequence is one
+        observation, and the steps past a shorter sequence's end (padding)
+        are left out.
 
         Parameters
         ----------
@@ -305,11 +309,8 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         check_is_fitted(self)
         pred = self.predict(X)
         y = np.asarray(y)
-        if self.return_sequences:
-            steps = pred.shape[1]
-            pred, y = pred.ravel(), y.reshape(len(y) * steps)
-            if sample_weight is not None:
-                sample_weight = np.repeat(np.asarray(sample_weight), steps)
+        if self.return_sequences:  # every real step is one observation
+            y, pred, sample_weight = self._step_observations(X, y, pred, sample_weight)
         return accuracy_score(y, pred, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):

@@ -126,6 +126,8 @@ class SequenceDataset(Dataset):
     """Tensors of one data set, kept whole so batches are slices, not collations.
 
     ``lengths`` stays on the CPU (``pack_padded_sequence`` wants it there).
+    ``per_step``: ``y`` holds one target per time step, padded like ``X``, so
+    a batch cuts it to the steps it cuts ``X`` to.
     """
 
     def __init__(
@@ -134,8 +136,11 @@ class SequenceDataset(Dataset):
         lengths: torch.Tensor | None = None,
         y: torch.Tensor | None = None,
         weight: torch.Tensor | None = None,
+        *,
+        per_step: bool = False,
     ) -> None:
         self.X, self.lengths, self.y, self.weight = X, lengths, y, weight
+        self.per_step = per_step
 
     def __len__(self) -> int:
         return len(self.X)
@@ -146,14 +151,22 @@ class SequenceDataset(Dataset):
     def to(self, device: str | torch.device) -> SequenceDataset:
         move = lambda t: None if t is None else t.to(device)  # noqa: E731
         return SequenceDataset(
-            move(self.X), self.lengths, move(self.y), move(self.weight)
+            move(self.X),
+            self.lengths,
+            move(self.y),
+            move(self.weight),
+            per_step=self.per_step,
         )
 
     def subset(self, idx: np.ndarray) -> SequenceDataset:
         index = torch.as_tensor(idx, dtype=torch.int64)
         take = lambda t: None if t is None else t[index.to(t.device)]  # noqa: E731
         return SequenceDataset(
-            take(self.X), take(self.lengths), take(self.y), take(self.weight)
+            take(self.X),
+            take(self.lengths),
+            take(self.y),
+            take(self.weight),
+            per_step=self.per_step,
         )
 
     def batch(
@@ -163,11 +176,14 @@ class SequenceDataset(Dataset):
         if idx_cpu is None:
             idx_cpu = idx
         X = self.X[idx]
+        y = None if self.y is None else self.y[idx]
         lengths = None
         if self.lengths is not None:
             lengths = self.lengths[idx_cpu]
             longest = int(lengths.max())
             X = X[:, :longest]  # pad per batch, not to the longest sequence overall
+            if self.per_step and y is not None:
+                y = y[:, :longest]  # the outputs' steps
             if bool((lengths == longest).all()):
                 lengths = None  # equal lengths: no packing needed
         inputs = {"x": X}
@@ -175,7 +191,7 @@ class SequenceDataset(Dataset):
             inputs["lengths"] = lengths
         if self.weight is not None:
             inputs["sample_weight"] = self.weight[idx]
-        return inputs, None if self.y is None else self.y[idx]
+        return inputs, y
 
 
 class BatchIterator:

@@ -38,7 +38,8 @@ return_sequences : bool, default=False
     (or ``(n_samples, n_timesteps, n_outputs)`` for regression), ``predict``
     returns the same shape and ``score`` averages over all steps. For
     variable-length sequences (a list, or token rows padded with 0), ``y``
-    is padded to the longest sequence and padded steps never enter the loss.
+    is one array padded to the longest sequence: padded steps never enter
+    the loss, nor ``score``.
 
 stateful : bool, default=False
     For streaming a long series chunk by chunk: each ``predict`` call

@@ -170,6 +170,7 @@ def _read_data(est, X, y, sample_weight, *, reset: bool, classes):
     if sw is not None:
         data.weight = torch.from_numpy(sw.astype(np.float32))
     data.y = est._target_tensor(targets, sw, reset=reset)
+    data.per_step = bool(est.return_sequences)
     return data, targets
 
 

@@ -158,12 +158,46 @@ class SequenceInputMixin:
                 f"This {type(self).__name__} estimator requires y to be passed, "
                 "but the target y is None."
             )
+        if is_sequence_list(y) and len({np.shape(v) for v in y}) > 1:
+            # numpy's own error ("inhomogeneous shape") names neither cause
+            raise ValueError(
+                "y is a list of per-sequence targets of different lengths; y "
+                "must be one array. For one target per time step "
+                "(return_sequences=True), pad each sequence's targets to the "
+                "longest sequence: shape (n_samples, longest[, n_outputs]) (the "
+                "steps past a sequence's end are left out of the loss and the "
+                "scores). For one target per sequence, give one value each."
+            )
         values = y if isinstance(y, np.ndarray) else np.asarray(y, dtype=object)
         if values.dtype == object and any(v is None for v in values.ravel()):
             raise ValueError(
                 "y contains None; every sample needs a target. Drop the unlabelled "
                 "rows (or give them a value of their own)."
             )
+
+    def _step_observations(self, X, y, pred: np.ndarray, sample_weight):
+        """Per-step outputs scored as one observation per real time step.
+
+        Returns ``(y, pred, sample_weight)`` with samples and steps flattened
+        into one axis (any outputs axis kept), the steps past the end of a
+        shorter (padded) sequence left out, and each sample's weight repeated
+        over its steps.
+        """
+        y = np.asarray(y)
+        if y.shape[:2] != pred.shape[:2]:
+            raise ValueError(
+                "With return_sequences=True, y needs one target per time step: "
+                f"shape {pred.shape[:2]} (padded to the longest sequence of X), "
+                f"got {y.shape}."
+            )
+        lengths = self._check_X(X, reset=False).lengths
+        real = np.ones(pred.shape[:2], dtype=bool)
+        if lengths is not None:
+            real = np.arange(pred.shape[1])[None, :] < lengths.numpy()[:, None]
+        if sample_weight is not None:
+            weights = np.asarray(sample_weight, dtype=np.float64)
+            sample_weight = np.broadcast_to(weights[:, None], real.shape)[real]
+        return y[real], pred[real], sample_weight
 
     def _check_length(self, data: SequenceDataset, y: np.ndarray) -> None:
         """Per-step targets must match the sequences (sample counts are checked

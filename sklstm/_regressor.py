@@ -319,7 +319,11 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         return levels
 
     def score(self, X, y, sample_weight=None):
-        """R² of the predictions, averaged over outputs (and time steps).
+        """R² of the predictions, averaged over outputs (and real time steps).
+
+        With per-step outputs, every time step of a sequence is one
+        observation, and the steps past a shorter sequence's end (padding)
+        are left out.
 
         Parameters
         ----------
@@ -337,11 +341,8 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         """
         pred = self.predict(X)
         y = np.asarray(y, dtype=np.float64)
-        if self.return_sequences:  # every step is one observation
-            steps = pred.shape[1]
-            pred, y = pred.reshape(len(pred) * steps, -1), y.reshape(len(y) * steps, -1)
-            if sample_weight is not None:
-                sample_weight = np.repeat(np.asarray(sample_weight), steps)
+        if self.return_sequences:  # every real step is one observation
+            y, pred, sample_weight = self._step_observations(X, y, pred, sample_weight)
         return r2_score(y, pred, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):

@@ -5,6 +5,8 @@ import pytest
 import sklearn
 import torch
 from conftest import SETTINGS
+from sklearn.base import is_classifier
+from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -92,6 +94,44 @@ def test_return_sequences_tagging(clf_data):
     assert clf.score(X, tags) > 0.8
     with pytest.raises(ValueError, match="one target per time step"):
         clf.fit(X, tags[:, :3])
+
+
+def test_ragged_per_step_targets_train_and_score_real_steps():
+    """Per-step targets padded to the longest sequence train whatever a batch
+    is cut to (most batches here lack the longest one), and the scores count
+    each sequence's real steps, not its padding."""
+    rng = np.random.RandomState(0)
+    X = [rng.normal(size=(n, 2)).astype(np.float32) for n in [9] + [4] * 23]
+    y = np.zeros((24, 9))
+    for i, x in enumerate(X):
+        y[i, : len(x)] = np.cumsum(x[:, 0])
+    tags = np.where(y > 0, "pos", "neg")
+    params = {**FAST, "batch_size": 4, "return_sequences": True}
+    for est, target in ((LSTMRegressor(**params), y), (LSTMClassifier(**params), tags)):
+        est.fit(X, target)
+        assert est.set_params(early_stopping=True).fit(X, target).n_iter_ >= 1
+        pred = est.predict(X)
+        assert pred.shape == target.shape
+        real = np.concatenate([pred[i, : len(x)] for i, x in enumerate(X)])
+        truth = np.concatenate([target[i, : len(x)] for i, x in enumerate(X)])
+        metric = accuracy_score if is_classifier(est) else r2_score
+        assert est.score(X, target) == pytest.approx(metric(truth, real))
+        weights = np.linspace(0.5, 2.0, len(X))
+        repeated = np.concatenate(
+            [np.full(len(x), w) for x, w in zip(X, weights, strict=True)]
+        )
+        assert est.score(X, target, sample_weight=weights) == pytest.approx(
+            metric(truth, real, sample_weight=repeated)
+        )
+        padding = target.copy()
+        padding[1:, 4:] = "pos" if target.dtype.kind == "U" else 1e3
+        assert est.score(X, padding) == est.score(X, target)  # left out
+        with pytest.raises(ValueError, match="one target per time step"):
+            est.score(X, target[:, :5])
+    with pytest.raises(ValueError, match="different lengths.*pad each"):
+        LSTMRegressor(**params).fit(
+            X, [row[: len(x)] for row, x in zip(y, X, strict=True)]
+        )
 
 
 def test_stateful_streaming_equals_whole_series(reg_data):
