@@ -1,5 +1,7 @@
 """Each tuning knob changes training; a test per knob fails if the knob is ignored."""
 
+import copy
+
 import numpy as np
 import pytest
 import sklearn
@@ -132,6 +134,33 @@ def test_ragged_per_step_targets_train_and_score_real_steps():
         LSTMRegressor(**params).fit(
             X, [row[: len(x)] for row, x in zip(y, X, strict=True)]
         )
+
+
+def test_batch_norm_of_per_step_outputs_counts_real_steps():
+    """norm="batch" on per-step outputs of ragged rows: in training, how far
+    a batch is padded changes neither the outputs at real steps nor the
+    running statistics."""
+    rng = np.random.RandomState(1)
+    X = [rng.normal(size=(n, 2)).astype(np.float32) for n in (3, 6, 4, 5) * 4]
+    y = np.zeros((16, 6))
+    for i, x in enumerate(X):
+        y[i, : len(x)] = np.cumsum(x[:, 0])
+    est = LSTMRegressor(**FAST, norm="batch", return_sequences=True).fit(X, y)
+    lengths = torch.tensor([3, 6, 4, 5])
+    outputs, norms = [], []
+    for width, fill in ((6, 0.0), (15, 50.0)):
+        x = torch.full((4, width, 2), fill)
+        for i, n in enumerate(lengths.tolist()):
+            x[i, :n] = torch.from_numpy(X[i])
+        module = copy.deepcopy(est.net_.module_).train()
+        with torch.no_grad():
+            outputs.append(module(x, lengths))
+        norms.append(module.norm)
+    for i, n in enumerate(lengths.tolist()):
+        torch.testing.assert_close(outputs[0][i, :n], outputs[1][i, :n])
+    for name in ("running_mean", "running_var"):
+        torch.testing.assert_close(getattr(norms[0], name), getattr(norms[1], name))
+    assert np.isfinite(est.predict(X)).all()
 
 
 def test_stateful_streaming_equals_whole_series(reg_data):

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sklstm._engine._masked import batch_norm_own_steps
+
 
 class ConvBranch(nn.Module):
     """Convolution blocks over time and a masked global average pool.
@@ -161,7 +163,7 @@ class ConvBranch(nn.Module):
             if mask is not None:
                 mask = _mask(lengths, cols)[..., None]
             # statistics over batch and time: each row's own steps
-            h = _normalize(norm, h, mask).view(batch, steps, -1)
+            h = batch_norm_own_steps(norm, h, mask).view(batch, steps, -1)
             if i < len(self.pool_sizes) and self.pool_sizes[i] > 1:
                 pool = self.pool_sizes[i]
                 if mask is not None:  # a zero wins a window only where ReLU gives 0
@@ -194,7 +196,7 @@ class ConvBranch(nn.Module):
                 h = norm(h)
             else:
                 mask = _mask(lengths, h, axis=-1)[:, None]
-                rows = _normalize(
+                rows = batch_norm_own_steps(
                     norm,
                     h.transpose(1, 2).reshape(-1, h.shape[1]),
                     mask.transpose(1, 2),
@@ -264,26 +266,6 @@ def multiply_adds(
             in_channels, layers, pools, steps, stride
         )
     )
-
-
-def _normalize(
-    norm: nn.BatchNorm1d, h: torch.Tensor, mask: torch.Tensor | None
-) -> torch.Tensor:
-    """``norm`` over the rows of ``h`` ``(batch * steps, channels)``; in
-    training, with ``mask`` ``(batch, steps, 1)``, its statistics (and the
-    running ones) count each row's own steps only, and padded steps give 0.
-
-    Otherwise how far a batch is padded (to its longest row) would move every
-    row's normalization: a row's summary would depend on its batch's padding.
-    """
-    if mask is None or not norm.training:
-        return norm(h)
-    own = mask.reshape(-1) > 0
-    if bool(own.all()):
-        return norm(h)
-    out = h.new_zeros(h.shape)
-    out[own] = norm(h[own])
-    return out
 
 
 def _pooled(lengths: torch.Tensor, pool: int) -> torch.Tensor:

@@ -7,6 +7,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from sklstm._engine._conv import ConvBranch
+from sklstm._engine._masked import batch_norm_own_steps
 from sklstm._engine._patching import patch_torch
 from sklstm._engine._series import MIN_STD, normalize_series, series_statistics
 
@@ -14,9 +15,18 @@ _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "elu": nn.ELU
 
 
 class _StepBatchNorm(nn.BatchNorm1d):
-    """Batch norm over the feature axis of ``(batch, [steps,] features)``."""
+    """Batch norm over the feature axis of ``(batch, [steps,] features)``;
+    with ``lengths`` (padded rows of per-step outputs), training statistics
+    count each row's real steps only."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if x.dim() == 3 and lengths is not None and self.training:
+            steps = torch.arange(x.shape[1], device=x.device)
+            mask = (steps[None, :] < lengths.to(x.device)[:, None])[..., None]
+            rows = batch_norm_own_steps(self, x.reshape(-1, x.shape[-1]), mask)
+            return rows.view_as(x)
         if x.dim() == 3:
             return super().forward(x.transpose(1, 2)).transpose(1, 2)
         return super().forward(x)
@@ -222,7 +232,10 @@ class LSTMNetwork(nn.Module):
             if self.lstm_reads_copy:
                 x = torch.cat([x, shapes], dim=-1)
         summary, _ = self.encode(x, lengths)
-        summary = self.norm(summary)
+        if isinstance(self.norm, _StepBatchNorm) and self.return_sequences:
+            summary = self.norm(summary, lengths)  # per-step outputs: real steps
+        else:
+            summary = self.norm(summary)
         conv = getattr(self, "conv", None)  # modules pickled before the branch
         if conv is not None:
             summary = torch.cat([summary, conv(shapes, lengths)], dim=-1)
