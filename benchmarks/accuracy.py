@@ -296,6 +296,14 @@ def main() -> None:
         + (MORE if args.more else [])
         for r in evaluate(name, args.seeds, args.tuned, args.models, args.params)
     ]
+    # float32 kernels differ by instruction set, and with them each seed's
+    # trajectory: say which ones this run used
+    import torch
+
+    print(
+        f"torch {torch.__version__}, CPU kernels "
+        f"{torch.backends.cpu.get_cpu_capability()}\n"
+    )
     print("| data set | model | test accuracy | spread | fit s | used |")
     print("|---|---|---|---|---|---|")
     for r in rows:

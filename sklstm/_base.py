@@ -18,6 +18,7 @@ from sklstm._engine import _build
 from sklstm._engine._module import _ACTIVATIONS
 from sklstm._engine._runtime import (
     auto_threads,
+    reuse_heap,
     torch_threads,
 )
 from sklstm._engine._sklearn_callbacks import fit_task
@@ -326,6 +327,7 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
         check_is_fitted(self)
         data = self._check_X(X, reset=False)
         threads = self._n_threads()
+        reuse_heap()
         with torch_threads(threads):
             if self.stateful:
                 out = self._predict_stream(data.to(self.device_))

@@ -29,6 +29,7 @@ from sklstm._engine._net import SequenceNet, TrainingDivergedError
 from sklstm._engine._runtime import (
     out_of_memory_as,
     resolve_device,
+    reuse_heap,
     seeded,
     torch_threads,
     watch_sigint,
@@ -443,6 +444,7 @@ def run_fit(est, plan: FitPlan):
     plan.train = plan.train.to(plan.device)
     if plan.valid is not None:
         plan.valid = plan.valid.to(plan.device)
+    reuse_heap()
     with torch_threads(est._n_threads()), seeded(plan.seed, plan.device):
         net = _continued_net(est, plan) if plan.warm else new_net(est, plan)
         split = predefined_split(plan.valid) if plan.valid is not None else None

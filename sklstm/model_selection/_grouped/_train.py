@@ -31,7 +31,7 @@ import torch
 
 from sklstm._engine._losses import ClassificationLoss
 from sklstm._engine._net import TrainingDivergedError, record_batches
-from sklstm._engine._runtime import seeded, torch_threads
+from sklstm._engine._runtime import reuse_heap, seeded, torch_threads
 from sklstm._fitplan import record_fit
 from sklstm.model_selection._grouped._module import GroupedLSTM
 from sklstm.model_selection._grouped._optim import per_model, stacked_optimizer
@@ -231,6 +231,7 @@ def train_group(
     first = members[0]
     device = first.device
     # the group's own dropout generator: seeded by its first fit
+    reuse_heap()
     with torch_threads(first.estimator._n_threads()), seeded(first.seed, device):
         group = _Group(members, X_all)
         for m in members:  # each net's own callbacks: schedules, timers, logs
