@@ -12,7 +12,7 @@ import pytest
 
 glibc_only = pytest.mark.skipif(
     not sys.platform.startswith("linux")
-    or not os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc"),
+    or not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"),
     reason="the heap thresholds are glibc's",
 )
 
@@ -105,3 +105,22 @@ def test_malloc_settings_made_after_start_do_not_count():
         "set_by_sklstm = reuse_heap()\n"
     )
     assert _rounds({}, setup=late)["set"]
+
+
+@pytest.mark.parametrize(
+    "confstr",
+    [
+        lambda name: None,  # musl: the name is known, no value
+        lambda name: (_ for _ in ()).throw(ValueError(name)),  # macOS: unknown
+        lambda name: "musl libc",
+    ],
+)
+def test_other_c_libraries_are_left_alone(monkeypatch, confstr):
+    from sklstm._engine import _runtime
+
+    monkeypatch.setattr(_runtime.os, "confstr", confstr)
+    _runtime._set_heap_thresholds.cache_clear()
+    try:
+        assert _runtime.reuse_heap() is False
+    finally:
+        _runtime._set_heap_thresholds.cache_clear()

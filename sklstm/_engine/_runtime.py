@@ -254,12 +254,12 @@ def _malloc_tuned_at_start() -> bool:
 @functools.cache
 def _set_heap_thresholds() -> bool:
     try:
-        if not os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc"):
+        if not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):
             return False
         if _malloc_tuned_at_start():
             return False
         mallopt = ctypes.CDLL(None).mallopt
-    except (ValueError, OSError, AttributeError):  # no such name: not glibc
+    except (ValueError, OSError, AttributeError):  # no confstr or name: not glibc
         return False
     return bool(
         mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
