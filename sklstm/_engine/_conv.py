@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sklstm._engine._masked import batch_norm_own_steps
+from sklstm._engine._masked import batch_norm_own_steps, step_mask
 
 
 class ConvBranch(nn.Module):
@@ -146,7 +146,7 @@ class ConvBranch(nn.Module):
         """The blocks on ``(batch, steps, channels)``, one product each."""
         h = x
         for i, (pad, conv, norm, relu) in enumerate(self.blocks):
-            mask = None if lengths is None else _mask(lengths, h)[..., None]
+            mask = None if lengths is None else step_mask(lengths, h)[..., None]
             if mask is not None:
                 h = h * mask
             left, right = pad.padding
@@ -161,7 +161,7 @@ class ConvBranch(nn.Module):
             if stride > 1 and mask is not None:  # a row's own windows
                 lengths = _pooled(lengths, stride)
             if mask is not None:
-                mask = _mask(lengths, cols)[..., None]
+                mask = step_mask(lengths, cols)[..., None]
             # statistics over batch and time: each row's own steps
             h = batch_norm_own_steps(norm, h, mask).view(batch, steps, -1)
             if i < len(self.pool_sizes) and self.pool_sizes[i] > 1:
@@ -177,7 +177,7 @@ class ConvBranch(nn.Module):
             h = relu(h)
         if lengths is None:
             return h.mean(dim=1)
-        mask = _mask(lengths, h)[..., None]
+        mask = step_mask(lengths, h)[..., None]
         return (h * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
 
     def _forward_channels_first(
@@ -186,7 +186,7 @@ class ConvBranch(nn.Module):
         """The same blocks through ``Conv1d`` and ``max_pool1d``."""
         h = x.transpose(1, 2)  # (batch, channels, steps): Conv1d's layout
         for i, (pad, conv, norm, relu) in enumerate(self.blocks):
-            mask = None if lengths is None else _mask(lengths, h, axis=-1)[:, None]
+            mask = None if lengths is None else step_mask(lengths, h, axis=-1)[:, None]
             if mask is not None:
                 h = h * mask
             h = conv(pad(h))
@@ -195,7 +195,7 @@ class ConvBranch(nn.Module):
             if mask is None:
                 h = norm(h)
             else:
-                mask = _mask(lengths, h, axis=-1)[:, None]
+                mask = step_mask(lengths, h, axis=-1)[:, None]
                 rows = batch_norm_own_steps(
                     norm,
                     h.transpose(1, 2).reshape(-1, h.shape[1]),
@@ -211,7 +211,7 @@ class ConvBranch(nn.Module):
             h = relu(h)
         if lengths is None:
             return h.mean(dim=-1)
-        mask = _mask(lengths, h, axis=-1)[:, None]
+        mask = step_mask(lengths, h, axis=-1)[:, None]
         return (h * mask).sum(dim=-1) / mask.sum(dim=-1).clamp(min=1.0)
 
 
@@ -271,13 +271,6 @@ def multiply_adds(
 def _pooled(lengths: torch.Tensor, pool: int) -> torch.Tensor:
     """Each row's steps after pooling by ``pool`` (its last window partial)."""
     return torch.div(lengths + pool - 1, pool, rounding_mode="floor")
-
-
-def _mask(lengths: torch.Tensor, h: torch.Tensor, axis: int = 1) -> torch.Tensor:
-    """``(batch, steps)`` over ``h``'s time ``axis``: 1 on each row's own
-    steps, 0 after."""
-    steps = torch.arange(h.shape[axis], device=h.device)
-    return (steps[None, :] < lengths[:, None]).to(h.dtype)
 
 
 __all__ = ["ConvBranch", "block_shapes", "multiply_adds"]

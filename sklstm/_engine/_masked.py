@@ -1,9 +1,18 @@
-"""Batch normalization over the real steps of padded variable-length rows."""
+"""The real steps of padded variable-length rows: their mask, and batch
+normalization over them."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+
+def step_mask(lengths: torch.Tensor, h: torch.Tensor, axis: int = 1) -> torch.Tensor:
+    """``(batch, steps)`` over ``h``'s time ``axis``, in ``h``'s dtype and on
+    its device: 1 on each row's own steps (the first ``lengths[i]``), 0 on
+    its padding."""
+    steps = torch.arange(h.shape[axis], device=h.device)
+    return (steps[None, :] < lengths.to(h.device)[:, None]).to(h.dtype)
 
 
 def batch_norm_own_steps(

@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from sklstm._engine._conv import ConvBranch
-from sklstm._engine._masked import batch_norm_own_steps
+from sklstm._engine._masked import batch_norm_own_steps, step_mask
 from sklstm._engine._patching import patch_torch
 from sklstm._engine._series import MIN_STD, normalize_series, series_statistics
 
@@ -23,8 +23,7 @@ class _StepBatchNorm(nn.BatchNorm1d):
         self, x: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> torch.Tensor:
         if x.dim() == 3 and lengths is not None and self.training:
-            steps = torch.arange(x.shape[1], device=x.device)
-            mask = (steps[None, :] < lengths.to(x.device)[:, None])[..., None]
+            mask = step_mask(lengths, x)[..., None]
             rows = batch_norm_own_steps(self, x.reshape(-1, x.shape[-1]), mask)
             return rows.view_as(x)
         if x.dim() == 3:

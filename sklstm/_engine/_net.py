@@ -37,6 +37,7 @@ from skorch.utils import to_tensor
 from sklstm._data import Batch, BatchIterator, SequenceDataset
 from sklstm._engine._callbacks import EpochLog, to_stderr
 from sklstm._engine._losses import PinballLoss
+from sklstm._engine._masked import step_mask
 from sklstm._engine._runtime import seeded
 
 _BATCH_HOOKS = ("on_batch_begin", "on_batch_end")
@@ -218,8 +219,7 @@ class SequenceNet(NeuralNet):
             if lengths is None:
                 loss = loss.mean(dim=1)
             else:
-                steps = torch.arange(loss.shape[1], device=loss.device)
-                real = steps[None, :] < lengths.to(loss.device)[:, None]
+                real = step_mask(lengths, loss)
                 loss = (loss * real).sum(dim=1) / real.sum(dim=1).clamp_min(1)
         weight = inputs.get("sample_weight")
         if weight is not None:

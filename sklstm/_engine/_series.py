@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import torch
 
+from sklstm._engine._masked import step_mask
+
 # standard deviations below this count as a constant series: centered, not
 # divided, and its log-scale feature floored here
 MIN_STD = 1e-6
@@ -76,10 +78,8 @@ def _moments(x: torch.Tensor, lengths: torch.Tensor | None):
         mask = torch.ones_like(x[..., :1])
         count = torch.full_like(x[:, 0, :1], x.shape[1])
     else:
-        lengths = lengths.to(x.device)
-        steps = torch.arange(x.shape[1], device=x.device)
-        mask = (steps[None, :] < lengths[:, None]).to(x.dtype)[..., None]
-        count = lengths.to(x.dtype)[:, None].clamp_min(1)
+        mask = step_mask(lengths, x)[..., None]
+        count = lengths.to(x.device, x.dtype)[:, None].clamp_min(1)
     mean = (x * mask).sum(dim=1) / count
     centered = (x - mean[:, None]) * mask
     # floored before the root: sqrt's gradient at 0 is infinite
