@@ -49,6 +49,7 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "bidirectional": ["boolean"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "lstm_dropout": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
         "head_units": [tuple, list, Interval(Integral, 1, None, closed="left")],
         "head_activation": [StrOptions(set(_ACTIVATIONS))],
         "norm": [StrOptions({"layer", "batch"}), None],
@@ -124,6 +125,7 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
         num_layers: int = 1,
         bidirectional: bool = False,
         dropout: float = 0.0,
+        lstm_dropout: float | str = "auto",
         head_units: tuple[int, ...] = (),
         head_activation: str = "relu",
         norm: str | None = None,
@@ -174,6 +176,7 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
         self.num_layers = num_layers
         self.bidirectional = bidirectional
         self.dropout = dropout
+        self.lstm_dropout = lstm_dropout
         self.head_units = head_units
         self.head_activation = head_activation
         self.norm = norm

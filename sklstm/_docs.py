@@ -14,7 +14,24 @@ bidirectional : bool, default=False
     only past values.
 
 dropout : float, default=0.0
-    Dropout rate in [0, 1) between stacked LSTM layers and before the head.
+    Dropout rate in [0, 1) between stacked LSTM layers and before the head
+    (on all of its input: the LSTM's output, the convolutional branch's
+    summary and the series statistics).
+
+lstm_dropout : float in [0, 1) or "auto", default="auto"
+    Dropout rate on the LSTM's output alone (its summary, or each step's
+    output with ``return_sequences``), after ``norm`` and before the
+    convolutional branch's summary and the series statistics join it:
+    where LSTM-FCN puts its dropout (Karim, Majumdar, Darabi and Chen,
+    "LSTM Fully Convolutional Networks for Time Series Classification",
+    IEEE Access 2018, used 0.8). Training only. ``"auto"`` is 0.5 when the
+    convolutional branch is on (``conv_branch_``), else 0. On the nine
+    collections of ``benchmarks/accuracy.py`` that take the branch (3
+    seeds) 0.5 raised ACSF1 0.853 -> 0.867, PigCVP 0.877 -> 0.889 and
+    PickupGestureWiimoteZ 0.813 -> 0.827, lowered ArrowHead 0.834 ->
+    0.819, and moved the others by at most 0.004 (user guide, "Accuracy
+    against MiniRocket"). Models saved before this parameter existed load
+    with 0.
 
 head_units : int or tuple of int, default=()
     Widths of hidden dense layers between the LSTM and the output; ``()``

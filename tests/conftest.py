@@ -35,3 +35,20 @@ def clf_data():
 def reg_data():
     X, signal = make_sequences()
     return X, 3.0 * signal + 10.0
+
+
+def rewrite_meta(path, out, edit):
+    """Copy the model file ``path`` to ``out`` with ``edit(meta)`` applied to
+    its meta.json (the weights kept): a file as an older sklstm, or an
+    attacker, would have written it."""
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        meta = json.loads(archive.read("meta.json"))
+        weights = archive.read("weights.pt")
+    edit(meta)
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("meta.json", json.dumps(meta))
+        archive.writestr("weights.pt", weights)
+    return out

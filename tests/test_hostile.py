@@ -645,6 +645,9 @@ BAD_PARAMS = {
     "n_threads": _COUNT,
     "embedding_dim": _COUNT,
     "dropout": st.one_of(_NEGATIVE, st.floats(min_value=1.0), _NAN_INF, LETTERS),
+    "lstm_dropout": st.one_of(
+        _NEGATIVE, st.floats(min_value=1.0), _NAN_INF, _not_in({"auto"})
+    ),
     "momentum": st.one_of(_NEGATIVE, st.floats(min_value=1, exclude_min=True)),
     "lr": st.one_of(st.floats(max_value=0), _NAN_INF, LETTERS),
     "weight_decay": st.one_of(_NEGATIVE, _NAN_INF),

@@ -48,6 +48,7 @@ CONFIG = st.fixed_dictionaries(
         "num_layers": _int(1, 2),
         "bidirectional": _bool(),
         "dropout": _float([0.0, 0.25]),
+        "lstm_dropout": st.one_of(_str(["auto"]), _float([0.0, 0.25])),
         "head_units": st.one_of(
             st.just(()), _int(2, 3), st.tuples(_int(2, 3)), st.just([np.int64(2)])
         ),

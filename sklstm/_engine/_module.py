@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -90,11 +91,17 @@ class LSTMNetwork(nn.Module):
     the rows' statistics, centered and scaled by the
     ``stats_center`` and ``stats_scale`` buffers (:meth:`fit_statistics`),
     join the head's input after the summaries.
+
+    ``dropout`` drops units between stacked LSTM layers and of the whole
+    head input; ``lstm_dropout`` drops units of the LSTM's output alone
+    (its summary, or each step's output), before the branch's summary and
+    the statistics join it, as LSTM-FCN does (Karim et al. 2018).
     """
 
     # modules pickled before patching moved into the module read unpatched
     patch_size, patch_stride = 1, 1
     series_norm = lstm_reads_copy = False
+    lstm_dropout = 0.0
 
     def __init__(
         self,
@@ -120,8 +127,11 @@ class LSTMNetwork(nn.Module):
         conv_pool_size: int | tuple[int, ...] = 1,
         conv_stride: int = 1,
         series_norm: bool = False,
+        lstm_dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        # a plain float, not a layer: the state dict keeps its keys
+        self.lstm_dropout = float(lstm_dropout)
         self.return_sequences = return_sequences
         self.n_quantiles = n_quantiles
         # plain ints, not buffers: the state dict keeps its keys and shapes
@@ -187,10 +197,12 @@ class LSTMNetwork(nn.Module):
             self.register_buffer("stats_scale", torch.ones(2 * self.input_size))
         self.head = _head(width, output_size, dropout, head_units, head_activation)
 
-    def set_dropout(self, p: float) -> None:
-        """Change the dropout rate in place (between layers and before the head)."""
+    def set_dropout(self, p: float, lstm_p: float = 0.0) -> None:
+        """Change the dropout rates in place: ``p`` between layers and before
+        the head, ``lstm_p`` on the LSTM's output alone."""
         self.lstm.dropout = p if self.lstm.num_layers > 1 else 0.0
         self.head[0].p = p
+        self.lstm_dropout = float(lstm_p)
 
     def encode(
         self,
@@ -235,6 +247,8 @@ class LSTMNetwork(nn.Module):
             summary = self.norm(summary, lengths)  # per-step outputs: real steps
         else:
             summary = self.norm(summary)
+        if self.training and self.lstm_dropout > 0:
+            summary = F.dropout(summary, self.lstm_dropout, training=True)
         conv = getattr(self, "conv", None)  # modules pickled before the branch
         if conv is not None:
             summary = torch.cat([summary, conv(shapes, lengths)], dim=-1)

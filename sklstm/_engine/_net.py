@@ -395,10 +395,12 @@ class SequenceNet(NeuralNet):
             if not decays:  # biases and scales are never decayed
                 group["weight_decay"] = 0.0
 
-    def set_dropout(self, p: float) -> None:
-        """Change the dropout rate of the fitted module, weights kept."""
-        vars(self)["module__dropout"] = p  # skorch's set_params would rebuild it
-        self.module_.set_dropout(p)
+    def set_dropout(self, p: float, lstm_p: float = 0.0) -> None:
+        """Change the dropout rates of the fitted module (``dropout`` and
+        ``lstm_dropout``), weights kept."""
+        # skorch's set_params would rebuild the module
+        vars(self).update(module__dropout=p, module__lstm_dropout=lstm_p)
+        self.module_.set_dropout(p, lstm_p)
 
     def set_criterion_buffers(self, fresh: torch.nn.Module) -> None:
         """Take ``fresh``'s buffers (class weights); drop those it lacks."""

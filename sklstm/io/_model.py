@@ -12,6 +12,7 @@ The file is a zip archive (any suffix; ``.sklstm`` is a good one) of two members
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import os
@@ -199,6 +200,11 @@ def encode_params(params: dict) -> dict:
     return {k: encode(_build.plain(v), f"parameter {k}") for k, v in params.items()}
 
 
+# parameters added after files were first saved, with the value a file
+# saved before them trained with (its "auto" would now mean something else)
+PARAMS_BEFORE_THEY_EXISTED = {"lstm_dropout": 0.0}
+
+
 def restore_estimator(cls: type, params: dict, path, restore_paths: bool):
     """An unfitted ``cls(**params)``, its parameters checked as ``fit`` checks
     them; path parameters reset unless ``restore_paths`` (with a warning)."""
@@ -216,6 +222,10 @@ def restore_estimator(cls: type, params: dict, path, restore_paths: bool):
                 UserWarning,
                 stacklevel=4,
             )
+    takes = inspect.signature(cls).parameters
+    for name, value in PARAMS_BEFORE_THEY_EXISTED.items():
+        if name in takes:
+            params.setdefault(name, value)
     try:
         estimator = cls(**params)
         estimator._validate_params()

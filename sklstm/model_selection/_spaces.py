@@ -24,8 +24,9 @@ DIMENSIONS = (
 )
 # searched only for long sequences: patch_size above AUTO_LONGEST steps,
 # conv_branch from CONV_AUTO_MIN_STEPS; series_norm only when included (its
-# "auto" reads the data, which a space does not see)
-OPTIONAL_DIMENSIONS = ("patch_size", "conv_branch", "series_norm")
+# "auto" reads the data, which a space does not see), lstm_dropout only when
+# included (it matters with the branch, which a space may leave to "auto")
+OPTIONAL_DIMENSIONS = ("patch_size", "conv_branch", "series_norm", "lstm_dropout")
 _SWITCHES = ("conv_branch", "series_norm")  # searched as False or True
 _KINDS = ("grid", "random", "bayes")
 _STEPS_PER_SEARCH = 3_000  # optimizer steps a candidate gets at a typical batch size
@@ -88,7 +89,9 @@ def search_space(
         ``"series_norm"`` (False or True) is returned only when named here:
         its ``"auto"`` default decides from the training series, which the
         space does not see; search it for a classifier when the series'
-        levels and spreads differ.
+        levels and spreads differ. ``"lstm_dropout"`` is returned only when
+        named here too: it regularizes the LSTM's summary beside the
+        convolutional branch, so search it with the branch on.
 
     prefix : str, default=""
         Put in front of every name, to reach the LSTM inside a pipeline or
@@ -147,6 +150,11 @@ def search_space(
         sequence summary, and stronger when stacked. The rate acts roughly
         linearly, and 0 (no dropout, often the best) must stay reachable,
         which a log scale cannot do.
+
+    ``lstm_dropout`` (only when included), uniform on [0, 0.8] (``[0,
+        0.5]`` in the grid): dropout on the LSTM's output alone, up to the
+        0.8 of LSTM-FCN (Karim et al. 2018). Linear, for the reasons of
+        ``dropout``.
 
     ``weight_decay``, log-uniform on [1e-6, 1e-2] (``[0, 1e-4]`` in the
         grid). A penalty acts by its order of magnitude, so a log scale
@@ -287,6 +295,7 @@ def _ranges(n: int, n_timesteps: int | None) -> dict[str, tuple]:
         "hidden_size": (max(4, hidden // 16), hidden, "log"),
         "num_layers": (1, 3 if n >= 10_000 else 2),
         "dropout": (0.0, 0.5),
+        "lstm_dropout": (0.0, 0.8),  # LSTM-FCN used 0.8
         "weight_decay": (1e-6, 1e-2, "log"),
         "lr": (1e-4, 1e-2 if long else 3e-2, "log"),
         "batch_size": (batch_low, batch, "log"),
@@ -316,6 +325,7 @@ def _grid(name: str, bounds: tuple) -> list:
     fixed = {
         "num_layers": [1, 2],
         "dropout": [0.0, 0.3],
+        "lstm_dropout": [0.0, 0.5],
         "weight_decay": [0.0, 1e-4],
         "lr": [1e-3, 1e-2],
         "max_epochs": [high],

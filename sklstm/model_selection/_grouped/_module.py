@@ -175,12 +175,16 @@ class GroupedLSTM(nn.Module):
                 p.copy_(stacked[k][_grid(index, stacked.device)])
 
     def forward(
-        self, x: torch.Tensor, dropout: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        dropout: torch.Tensor | None = None,
+        lstm_dropout: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Outputs of every model on its own batch.
 
-        ``x`` is ``(n_models, batch, steps, features)``; ``dropout`` (shape
-        ``(n_models,)``, only used in training mode) is each model's rate.
+        ``x`` is ``(n_models, batch, steps, features)``; ``dropout`` and
+        ``lstm_dropout`` (shape ``(n_models,)``, only used in training mode)
+        are each model's rates, as ``LSTMNetwork`` applies them.
         """
         use_dropout = self.training and dropout is not None
         stats = None
@@ -207,6 +211,8 @@ class GroupedLSTM(nn.Module):
             summary = F.layer_norm(summary, summary.shape[-1:], eps=self.layer_norm_eps)
             summary = summary * self.param("norm.weight")[:, None, :]
             summary = summary + self.param("norm.bias")[:, None, :]
+        if self.training and lstm_dropout is not None:
+            summary = _dropout(summary, lstm_dropout)
         if stats is not None:
             summary = torch.cat([summary, stats], dim=-1)
         if use_dropout:

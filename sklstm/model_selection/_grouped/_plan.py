@@ -111,7 +111,8 @@ def prepare(estimator, params: dict, X, y, train: np.ndarray) -> Member:
     if reason is not None:
         raise NotGroupable(reason)
     module = _build.module_params(est, est.input_size_, est._n_outputs())
-    module.pop("dropout")  # may differ inside a group
+    module.pop("dropout")  # these may differ inside a group
+    module.pop("lstm_dropout")
     if module["norm"] != "layer":  # smaller members are padded (see slots)
         module.pop("hidden_size")
         module["head_units"] = len(module["head_units"])

@@ -29,6 +29,7 @@ import warnings
 import numpy as np
 import torch
 
+from sklstm._engine._build import resolve_lstm_dropout
 from sklstm._engine._losses import ClassificationLoss
 from sklstm._engine._net import TrainingDivergedError, record_batches
 from sklstm._engine._runtime import reuse_heap, seeded, torch_threads
@@ -67,10 +68,12 @@ class _Group:
         self.weight_decay = values([float(e.weight_decay) for e in ests])
         self.l1 = values([float(e.l1) for e in ests])
         self.dropout = values([float(e.dropout) for e in ests])
+        self.lstm_dropout = values([resolve_lstm_dropout(e) for e in ests])
         self.clip = values([_or_inf(e.gradient_clip) for e in ests])
         self.clip_value = values([_or_inf(e.gradient_clip_value) for e in ests])
         self.use_l1 = bool(self.l1.any())
         self.use_dropout = bool(self.dropout.any())
+        self.use_lstm_dropout = bool(self.lstm_dropout.any())
         self.use_clip = any(e.gradient_clip is not None for e in ests)
         self.use_clip_value = any(e.gradient_clip_value is not None for e in ests)
         self.class_weight = None
@@ -118,7 +121,11 @@ class _Group:
         flat = self.idx.reshape(-1)
         x = self.X_all.index_select(0, flat).view(k, b, *self.X_all.shape[1:])
         target = self.Y.index_select(0, (self.idx + self.offsets).reshape(-1))
-        out = self.model(x, self.dropout if self.use_dropout else None)
+        out = self.model(
+            x,
+            self.dropout if self.use_dropout else None,
+            self.lstm_dropout if self.use_lstm_dropout else None,
+        )
         out = out.reshape(k * b, *out.shape[2:])
         if self.classification:
             rows = self.criterion.rows(out, target, weighted=False).view(k, b)
