@@ -151,10 +151,10 @@ def search_space(
         linearly, and 0 (no dropout, often the best) must stay reachable,
         which a log scale cannot do.
 
-    ``lstm_dropout`` (only when included), uniform on [0, 0.8] (``[0,
-        0.5]`` in the grid): dropout on the LSTM's output alone, up to the
-        0.8 of LSTM-FCN (Karim et al. 2018). Linear, for the reasons of
-        ``dropout``.
+    ``lstm_dropout`` (only when included), uniform on [0, 0.8]
+        (``[0, 0.5]`` in the grid): dropout on the LSTM's output alone, up
+        to the 0.8 of LSTM-FCN (Karim et al. 2018). Linear, for the reasons
+        of ``dropout``.
 
     ``weight_decay``, log-uniform on [1e-6, 1e-2] (``[0, 1e-4]`` in the
         grid). A penalty acts by its order of magnitude, so a log scale
