@@ -125,12 +125,13 @@ class GroupedSearchCV(BaseSearchCV):
     Notes
     -----
     Inside a group dropout draws from the group's generator, so with
-    ``dropout > 0`` a grouped fit is a valid fit but not the bitwise twin of
-    the ordinary one. The models of a group share the architecture,
-    ``batch_size``, ``max_epochs``, optimizer class, loss, device and input
-    shape; ``lr``, ``weight_decay``, ``l1``, ``momentum``, ``dropout``,
-    ``gradient_clip``, ``gradient_clip_value``, ``random_state`` and the fold
-    may differ. Fits of different folds with fewer batches are padded with
+    ``dropout > 0`` (or ``lstm_dropout``) a grouped fit is a valid fit but
+    not the bitwise twin of the ordinary one. The models of a group share
+    the architecture, ``batch_size``, ``max_epochs``, optimizer class,
+    loss, device and input shape; ``lr``, ``weight_decay``, ``l1``,
+    ``momentum``, ``dropout``, ``lstm_dropout``, ``gradient_clip``,
+    ``gradient_clip_value``, ``random_state`` and the fold may differ.
+    Fits of different folds with fewer batches are padded with
     rows of weight 0, and their model is not updated on those steps.
 
     See Also

@@ -16,8 +16,8 @@ definition of each loss. Folds with fewer batches per epoch are padded with
 rows of weight 0 and their model is not updated (nor its Adam step
 counted) on the extra steps, so every step has the same shapes and one
 CUDA graph replays all of them. Dropout draws from the group's own
-generator, so with ``dropout > 0`` a grouped fit is a valid fit, not the
-bitwise twin of the ordinary one.
+generator, so with ``dropout > 0`` (or ``lstm_dropout``) a grouped fit is
+a valid fit, not the bitwise twin of the ordinary one.
 """
 
 from __future__ import annotations
