@@ -88,7 +88,8 @@ def test_only_the_lstm_output_is_dropped_and_only_in_training():
     zeroed = lstm == 0
     assert 0.2 < zeroed.float().mean() < 0.8
     torch.testing.assert_close(lstm[~zeroed], 2 * kept[:, :16][~zeroed])
-    net.eval(), plain.eval()
+    net.eval()
+    plain.eval()
     torch.testing.assert_close(net(x), plain(x))
     net.set_dropout(0.0, 0.0)
     torch.testing.assert_close(_head_input(net.train(), x)[:, :16], kept[:, :16])
@@ -168,3 +169,19 @@ def test_search_spaces_offer_it_when_asked():
         cv=2,
     ).fit(LONG, LABELS)
     assert search.best_estimator_.net_.module_.lstm_dropout in (0.0, 0.5)
+
+
+def test_ragged_rows_in_a_parallel_search():
+    seqs = [x[: 40 + i] for i, x in enumerate(LONG[:, :, :1])]  # 40-79 steps
+    est = LSTMClassifier(**FAST, **SMALL_CONV, conv_branch=True)
+    grid = {"lstm_dropout": np.array([0.0, 0.5])}  # numpy scalars
+    scores = [
+        GridSearchCV(clone(est), grid, cv=2, n_jobs=n_jobs)
+        .fit(seqs, LABELS)
+        .cv_results_["mean_test_score"]
+        for n_jobs in (1, 2)
+    ]
+    np.testing.assert_array_equal(scores[0], scores[1])
+    fitted = clone(est).set_params(lstm_dropout=np.float64(0.5)).fit(seqs, LABELS)
+    assert fitted.net_.module_.lstm_dropout == 0.5
+    np.testing.assert_array_equal(fitted.predict(seqs), fitted.predict(seqs))

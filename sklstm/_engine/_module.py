@@ -197,7 +197,7 @@ class LSTMNetwork(nn.Module):
             self.register_buffer("stats_scale", torch.ones(2 * self.input_size))
         self.head = _head(width, output_size, dropout, head_units, head_activation)
 
-    def set_dropout(self, p: float, lstm_p: float = 0.0) -> None:
+    def set_dropout(self, p: float, lstm_p: float) -> None:
         """Change the dropout rates in place: ``p`` between layers and before
         the head, ``lstm_p`` on the LSTM's output alone."""
         self.lstm.dropout = p if self.lstm.num_layers > 1 else 0.0

@@ -395,7 +395,7 @@ class SequenceNet(NeuralNet):
             if not decays:  # biases and scales are never decayed
                 group["weight_decay"] = 0.0
 
-    def set_dropout(self, p: float, lstm_p: float = 0.0) -> None:
+    def set_dropout(self, p: float, lstm_p: float) -> None:
         """Change the dropout rates of the fitted module (``dropout`` and
         ``lstm_dropout``), weights kept."""
         # skorch's set_params would rebuild the module
