@@ -246,6 +246,7 @@ def _note(model) -> str:
                 else ""
             )
             + f", series norm {lstm.series_norm_}"
+            + f", crop {lstm.net_.module_.random_crop:g}"
             + f", batch {lstm.batch_size_}, {lstm.max_epochs_} epochs, "
             f"patch {lstm.patch_size_}"
         )

@@ -50,6 +50,7 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
         "bidirectional": ["boolean"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "lstm_dropout": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
+        "random_crop": [Interval(Real, 0, 1, closed="right"), StrOptions({"auto"})],
         "head_units": [tuple, list, Interval(Integral, 1, None, closed="left")],
         "head_activation": [StrOptions(set(_ACTIVATIONS))],
         "norm": [StrOptions({"layer", "batch"}), None],
@@ -126,6 +127,7 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
         bidirectional: bool = False,
         dropout: float = 0.0,
         lstm_dropout: float | str = "auto",
+        random_crop: float | str = "auto",
         head_units: tuple[int, ...] = (),
         head_activation: str = "relu",
         norm: str | None = None,
@@ -177,6 +179,7 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
         self.bidirectional = bidirectional
         self.dropout = dropout
         self.lstm_dropout = lstm_dropout
+        self.random_crop = random_crop
         self.head_units = head_units
         self.head_activation = head_activation
         self.norm = norm

@@ -74,13 +74,20 @@ def check_rules(est, *, incremental: bool) -> None:
     ):
         value = getattr(est, name)
         if not isinstance(value, str) and value:  # np.bool_ too
-            _whole_sequences(est, name, what)
+            _whole_sequences(est, f"{name}=True", what, f"Use {name}=False")
+    if not isinstance(est.random_crop, str) and est.random_crop < 1:
+        _whole_sequences(
+            est,
+            f"random_crop={est.random_crop}",
+            "random crops train on windows of",
+            "Use random_crop=1.0",
+        )
     if est.patch_size not in ("auto", None):
         resolve(est.patch_size, est.patch_stride, 1)  # stride above the size
 
 
-def _whole_sequences(est, name: str, what: str) -> None:
-    """``name=True`` reads whole numeric sequences: refuse what has none."""
+def _whole_sequences(est, setting_name: str, what: str, fix: str) -> None:
+    """``setting_name`` reads whole numeric sequences: refuse what has none."""
     for flag, setting in (
         (est.return_sequences, "return_sequences=True (one output per step)"),
         (est.stateful, "stateful=True (chunks of a stream)"),
@@ -88,7 +95,6 @@ def _whole_sequences(est, name: str, what: str) -> None:
     ):
         if flag:
             raise ValueError(
-                f"{name}=True cannot be combined with {setting}: {what} whole "
-                f"numeric sequences. Use {name}=False (or 'auto', which leaves "
-                "it out)."
+                f"{setting_name} cannot be combined with {setting}: {what} whole "
+                f"numeric sequences. {fix} (or 'auto', which leaves it out)."
             )

@@ -648,6 +648,12 @@ BAD_PARAMS = {
     "lstm_dropout": st.one_of(
         _NEGATIVE, st.floats(min_value=1.0), _NAN_INF, _not_in({"auto"})
     ),
+    "random_crop": st.one_of(
+        st.floats(max_value=0.0),
+        st.floats(min_value=1.0, exclude_min=True),
+        _NAN_INF,
+        _not_in({"auto"}),
+    ),
     "momentum": st.one_of(_NEGATIVE, st.floats(min_value=1, exclude_min=True)),
     "lr": st.one_of(st.floats(max_value=0), _NAN_INF, LETTERS),
     "weight_decay": st.one_of(_NEGATIVE, _NAN_INF),

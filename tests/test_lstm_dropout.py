@@ -157,24 +157,34 @@ def test_grouped_search_gives_each_candidate_its_rate():
     assert not np.isclose(scores[1], scores[0], rtol=1e-4)
 
 
-def test_search_spaces_offer_it_when_asked():
-    assert "lstm_dropout" not in search_space("random", n_samples=100)
-    grid = search_space("grid", n_samples=100, include=["lstm_dropout"])
-    assert grid == {"lstm_dropout": [0.0, 0.5]}
-    bayes = search_space("bayes", n_samples=100, include=["lstm_dropout"])
-    assert (bayes["lstm_dropout"].low, bayes["lstm_dropout"].high) == (0.0, 0.8)
+# the optional float dimensions of the branch: offered when named, searched
+# with numpy scalars, across processes on ragged rows
+OPTIONAL = [
+    ("lstm_dropout", [0.0, 0.5], (0.0, 0.8)),
+    ("random_crop", [0.75, 1.0], (0.5, 1.0)),
+]
+
+
+@pytest.mark.parametrize(("name", "grid_values", "bounds"), OPTIONAL)
+def test_search_spaces_offer_it_when_asked(name, grid_values, bounds):
+    assert name not in search_space("random", n_samples=100)
+    grid = search_space("grid", n_samples=100, include=[name])
+    assert grid == {name: grid_values}
+    bayes = search_space("bayes", n_samples=100, include=[name])
+    assert (bayes[name].low, bayes[name].high) == bounds
     search = GridSearchCV(
         LSTMClassifier(**FAST, **SMALL_CONV),
-        {"lstm_dropout": np.array(grid["lstm_dropout"])},  # numpy scalars
+        {name: np.array(grid[name])},  # numpy scalars
         cv=2,
     ).fit(LONG, LABELS)
-    assert search.best_estimator_.net_.module_.lstm_dropout in (0.0, 0.5)
+    assert getattr(search.best_estimator_.net_.module_, name) in grid_values
 
 
-def test_ragged_rows_in_a_parallel_search():
+@pytest.mark.parametrize(("name", "grid_values", "bounds"), OPTIONAL)
+def test_ragged_rows_in_a_parallel_search(name, grid_values, bounds):
     seqs = [x[: 40 + i] for i, x in enumerate(LONG[:, :, :1])]  # 40-79 steps
     est = LSTMClassifier(**FAST, **SMALL_CONV, conv_branch=True)
-    grid = {"lstm_dropout": np.array([0.0, 0.5])}  # numpy scalars
+    grid = {name: np.array(grid_values)}  # numpy scalars
     scores = [
         GridSearchCV(clone(est), grid, cv=2, n_jobs=n_jobs)
         .fit(seqs, LABELS)
@@ -182,6 +192,7 @@ def test_ragged_rows_in_a_parallel_search():
         for n_jobs in (1, 2)
     ]
     np.testing.assert_array_equal(scores[0], scores[1])
-    fitted = clone(est).set_params(lstm_dropout=np.float64(0.5)).fit(seqs, LABELS)
-    assert fitted.net_.module_.lstm_dropout == 0.5
+    fitted = clone(est).set_params(**{name: np.float64(grid_values[0])})
+    fitted.fit(seqs, LABELS)
+    assert getattr(fitted.net_.module_, name) == grid_values[0]
     np.testing.assert_array_equal(fitted.predict(seqs), fitted.predict(seqs))

@@ -49,6 +49,7 @@ CONFIG = st.fixed_dictionaries(
         "bidirectional": _bool(),
         "dropout": _float([0.0, 0.25]),
         "lstm_dropout": st.one_of(_str(["auto"]), _float([0.0, 0.25])),
+        "random_crop": st.one_of(_str(["auto"]), _float([0.5, 1.0])),
         "head_units": st.one_of(
             st.just(()), _int(2, 3), st.tuples(_int(2, 3)), st.just([np.int64(2)])
         ),

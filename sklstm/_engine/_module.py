@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from sklstm._engine._augment import random_crop
 from sklstm._engine._conv import ConvBranch
 from sklstm._engine._masked import batch_norm_own_steps, step_mask
 from sklstm._engine._patching import patch_torch
@@ -96,12 +97,17 @@ class LSTMNetwork(nn.Module):
     head input; ``lstm_dropout`` drops units of the LSTM's output alone
     (its summary, or each step's output), before the branch's summary and
     the statistics join it, as LSTM-FCN does (Karim et al. 2018).
+
+    ``random_crop`` below 1 trains on random windows of that share of each
+    row's steps (:func:`~sklstm._engine._augment.random_crop`), starting on
+    the branch's first stride; in evaluation every step is read.
     """
 
     # modules pickled before patching moved into the module read unpatched
     patch_size, patch_stride = 1, 1
     series_norm = lstm_reads_copy = False
     lstm_dropout = 0.0
+    random_crop = 1.0
 
     def __init__(
         self,
@@ -128,10 +134,19 @@ class LSTMNetwork(nn.Module):
         conv_stride: int = 1,
         series_norm: bool = False,
         lstm_dropout: float = 0.0,
+        random_crop: float = 1.0,
     ) -> None:
         super().__init__()
-        # a plain float, not a layer: the state dict keeps its keys
+        # plain floats, not layers: the state dict keeps its keys
         self.lstm_dropout = float(lstm_dropout)
+        self.random_crop = float(random_crop)
+        if not 0 < self.random_crop <= 1:
+            raise ValueError(f"random_crop={random_crop} must be in (0, 1].")
+        if self.random_crop < 1 and (return_sequences or embedding_dim is not None):
+            raise ValueError(
+                "random crops cut numeric sequences whose label is the whole "
+                "series: they apply to no per-step output and no token ids."
+            )
         self.return_sequences = return_sequences
         self.n_quantiles = n_quantiles
         # plain ints, not buffers: the state dict keeps its keys and shapes
@@ -204,6 +219,10 @@ class LSTMNetwork(nn.Module):
         self.head[0].p = p
         self.lstm_dropout = float(lstm_p)
 
+    def set_random_crop(self, fraction: float) -> None:
+        """Change the share of each row's steps a training window keeps."""
+        self.random_crop = float(fraction)
+
     def encode(
         self,
         x: torch.Tensor,
@@ -237,6 +256,10 @@ class LSTMNetwork(nn.Module):
         self, x: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> torch.Tensor:
         stats = None
+        conv = getattr(self, "conv", None)  # modules pickled before the branch
+        if self.training and self.random_crop < 1:
+            grid = conv.stride if conv is not None else 1
+            x, lengths = random_crop(x, lengths, self.random_crop, grid)
         shapes = x  # what the convolutional branch reads
         if self.series_norm:
             shapes, stats = normalize_series(x, lengths)
@@ -249,7 +272,6 @@ class LSTMNetwork(nn.Module):
             summary = self.norm(summary)
         if self.training and self.lstm_dropout > 0:
             summary = F.dropout(summary, self.lstm_dropout, training=True)
-        conv = getattr(self, "conv", None)  # modules pickled before the branch
         if conv is not None:
             summary = torch.cat([summary, conv(shapes, lengths)], dim=-1)
         if stats is not None:

@@ -402,6 +402,11 @@ class SequenceNet(NeuralNet):
         vars(self).update(module__dropout=p, module__lstm_dropout=lstm_p)
         self.module_.set_dropout(p, lstm_p)
 
+    def set_random_crop(self, fraction: float) -> None:
+        """Change the fitted module's training windows (``random_crop``)."""
+        vars(self).update(module__random_crop=fraction)
+        self.module_.set_random_crop(fraction)
+
     def set_criterion_buffers(self, fresh: torch.nn.Module) -> None:
         """Take ``fresh``'s buffers (class weights); drop those it lacks."""
         new = dict(fresh.named_buffers())

@@ -202,7 +202,7 @@ def encode_params(params: dict) -> dict:
 
 # parameters added after files were first saved, with the value a file
 # saved before them trained with (its "auto" would now mean something else)
-PARAMS_BEFORE_THEY_EXISTED = {"lstm_dropout": 0.0}
+PARAMS_BEFORE_THEY_EXISTED = {"lstm_dropout": 0.0, "random_crop": 1.0}
 
 
 def restore_estimator(cls: type, params: dict, path, restore_paths: bool):

@@ -25,8 +25,15 @@ DIMENSIONS = (
 # searched only for long sequences: patch_size above AUTO_LONGEST steps,
 # conv_branch from CONV_AUTO_MIN_STEPS; series_norm only when included (its
 # "auto" reads the data, which a space does not see), lstm_dropout only when
-# included (it matters with the branch, which a space may leave to "auto")
-OPTIONAL_DIMENSIONS = ("patch_size", "conv_branch", "series_norm", "lstm_dropout")
+# included (it matters with the branch, which a space may leave to "auto"),
+# random_crop only when included (its "auto" reads whether lengths differ)
+OPTIONAL_DIMENSIONS = (
+    "patch_size",
+    "conv_branch",
+    "series_norm",
+    "lstm_dropout",
+    "random_crop",
+)
 _SWITCHES = ("conv_branch", "series_norm")  # searched as False or True
 _KINDS = ("grid", "random", "bayes")
 _STEPS_PER_SEARCH = 3_000  # optimizer steps a candidate gets at a typical batch size
@@ -91,7 +98,8 @@ def search_space(
         space does not see; search it for a classifier when the series'
         levels and spreads differ. ``"lstm_dropout"`` is returned only when
         named here too: it regularizes the LSTM's summary beside the
-        convolutional branch, so search it with the branch on.
+        convolutional branch, so search it with the branch on; so is
+        ``"random_crop"``, for a classifier of whole series.
 
     prefix : str, default=""
         Put in front of every name, to reach the LSTM inside a pipeline or
@@ -155,6 +163,10 @@ def search_space(
         (``[0, 0.5]`` in the grid): dropout on the LSTM's output alone, up
         to the 0.8 of LSTM-FCN (Karim et al. 2018). Linear, for the reasons
         of ``dropout``.
+
+    ``random_crop`` (only when included), uniform on [0.5, 1]
+        (``[0.75, 1.0]`` in the grid): the share of each training series a
+        random window keeps; 1 (no crop) stays reachable.
 
     ``weight_decay``, log-uniform on [1e-6, 1e-2] (``[0, 1e-4]`` in the
         grid). A penalty acts by its order of magnitude, so a log scale
@@ -296,6 +308,7 @@ def _ranges(n: int, n_timesteps: int | None) -> dict[str, tuple]:
         "num_layers": (1, 3 if n >= 10_000 else 2),
         "dropout": (0.0, 0.5),
         "lstm_dropout": (0.0, 0.8),  # LSTM-FCN used 0.8
+        "random_crop": (0.5, 1.0),
         "weight_decay": (1e-6, 1e-2, "log"),
         "lr": (1e-4, 1e-2 if long else 3e-2, "log"),
         "batch_size": (batch_low, batch, "log"),
@@ -326,6 +339,7 @@ def _grid(name: str, bounds: tuple) -> list:
         "num_layers": [1, 2],
         "dropout": [0.0, 0.3],
         "lstm_dropout": [0.0, 0.5],
+        "random_crop": [0.75, 1.0],
         "weight_decay": [0.0, 1e-4],
         "lr": [1e-3, 1e-2],
         "max_epochs": [high],
