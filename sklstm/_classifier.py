@@ -284,7 +284,9 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             ``return_sequences=True``).
         """
         check_is_fitted(self)
-        raw = self._predict_raw(X)
+        return self._labels(self._predict_raw(X))
+
+    def _labels(self, raw: np.ndarray) -> np.ndarray:
         if self.multilabel_:
             return (raw > 0).astype(np.int64)  # probability above 0.5
         return self.classes_[np.argmax(raw, axis=-1)]
@@ -311,10 +313,15 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             Mean accuracy.
         """
         check_is_fitted(self)
-        pred = self.predict(X)
         y = np.asarray(y)
-        if self.return_sequences:  # every real step is one observation
-            y, pred, sample_weight = self._step_observations(X, y, pred, sample_weight)
+        if not self.return_sequences:
+            return accuracy_score(y, self.predict(X), sample_weight=sample_weight)
+        # every real step is one observation; X is validated once
+        data = self._check_X(X, reset=False)
+        pred = self._labels(self._predict_raw(X, data))
+        y, pred, sample_weight = self._step_observations(
+            data.lengths, y, pred, sample_weight
+        )
         return accuracy_score(y, pred, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):

@@ -175,8 +175,11 @@ class SequenceInputMixin:
                 "rows (or give them a value of their own)."
             )
 
-    def _step_observations(self, X, y, pred: np.ndarray, sample_weight):
-        """Per-step outputs scored as one observation per real time step.
+    def _step_observations(
+        self, lengths: torch.Tensor | None, y, pred: np.ndarray, sample_weight
+    ):
+        """Per-step outputs scored as one observation per real time step;
+        ``lengths``: the validated input's (``_check_X(X).lengths``).
 
         Returns ``(y, pred, sample_weight)`` with samples and steps flattened
         into one axis (any outputs axis kept), the steps past the end of a
@@ -190,7 +193,6 @@ class SequenceInputMixin:
                 f"shape {pred.shape[:2]} (padded to the longest sequence of X), "
                 f"got {y.shape}."
             )
-        lengths = self._check_X(X, reset=False).lengths
         real = np.ones(pred.shape[:2], dtype=bool)
         if lengths is not None:
             real = np.arange(pred.shape[1])[None, :] < lengths.numpy()[:, None]

@@ -251,7 +251,10 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
             Shape ``(n_samples,)`` or ``(n_samples, n_outputs)`` like ``y``
             in fit (with a time axis for ``return_sequences=True``).
         """
-        out = self._predict_quantiles(X)
+        return self._point(self._predict_quantiles(X))
+
+    def _point(self, out: np.ndarray) -> np.ndarray:
+        """:meth:`predict`'s output from :meth:`_predict_quantiles`'."""
         if self.loss == "quantile":
             out = out[..., middle_quantile(self._quantile_levels())]
         return out.reshape(out.shape[: self._target_ndim])
@@ -300,10 +303,11 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         out = self._predict_quantiles(X)
         return out.reshape(*out.shape[: self._target_ndim], out.shape[-1])
 
-    def _predict_quantiles(self, X) -> np.ndarray:
-        """Outputs in target units, with a last axis of quantiles (or of 1)."""
+    def _predict_quantiles(self, X, data: SequenceDataset | None = None) -> np.ndarray:
+        """Outputs in target units, with a last axis of quantiles (or of 1);
+        ``data`` as for ``_predict_raw``."""
         check_is_fitted(self)
-        raw = self._predict_raw(X)
+        raw = self._predict_raw(X, data)
         grouped = raw.reshape(*raw.shape[:-1], self.n_outputs_, -1)
         return grouped * self.y_scale_[:, None] + self.y_mean_[:, None]
 
@@ -343,10 +347,16 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         score : float
             Coefficient of determination.
         """
-        pred = self.predict(X)
         y = np.asarray(y, dtype=np.float64)
-        if self.return_sequences:  # every real step is one observation
-            y, pred, sample_weight = self._step_observations(X, y, pred, sample_weight)
+        if not self.return_sequences:
+            return r2_score(y, self.predict(X), sample_weight=sample_weight)
+        # every real step is one observation; X is validated once
+        check_is_fitted(self)
+        data = self._check_X(X, reset=False)
+        pred = self._point(self._predict_quantiles(X, data))
+        y, pred, sample_weight = self._step_observations(
+            data.lengths, y, pred, sample_weight
+        )
         return r2_score(y, pred, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):

@@ -1,6 +1,7 @@
 """Each tuning knob changes training; a test per knob fails if the knob is ignored."""
 
 import copy
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -130,6 +131,9 @@ def test_ragged_per_step_targets_train_and_score_real_steps():
         assert est.score(X, padding) == est.score(X, target)  # left out
         with pytest.raises(ValueError, match="one target per time step"):
             est.score(X, target[:, :5])
+        with mock.patch.object(est, "_check_X", wraps=est._check_X) as check:
+            est.score(X, target)
+        assert check.call_args_list == [mock.call(X, reset=False)]  # once
     with pytest.raises(ValueError, match="different lengths.*pad each"):
         LSTMRegressor(**params).fit(
             X, [row[: len(x)] for row, x in zip(y, X, strict=True)]
