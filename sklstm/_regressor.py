@@ -347,11 +347,11 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         score : float
             Coefficient of determination.
         """
+        check_is_fitted(self)
         y = np.asarray(y, dtype=np.float64)
         if not self.return_sequences:
             return r2_score(y, self.predict(X), sample_weight=sample_weight)
         # every real step is one observation; X is validated once
-        check_is_fitted(self)
         data = self._check_X(X, reset=False)
         pred = self._point(self._predict_quantiles(X, data))
         y, pred, sample_weight = self._step_observations(

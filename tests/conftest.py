@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+from sklstm._engine._build import CONV_AUTO_MIN_STEPS
+
 # One table of small training settings. A test file takes a row as its FAST
 # (``FAST = SETTINGS["small"]``) and varies it with ``{**row, ...}``, so
 # that a change of what "fast" means is made once.
@@ -14,6 +16,20 @@ SETTINGS = {
     # enough to learn the shared data sets' signal a little
     "small": {"hidden_size": 8, "max_epochs": 3, "batch_size": 16, "random_state": 0},
 }
+
+# the convolutional branch's tests: a two-block branch small enough for a
+# few epochs; series just long enough for its "auto" (CONV_AUTO_MIN_STEPS
+# steps), labelled by the first feature's mean; SHORT, their first 8 steps
+# (too short for the branch), with a regression target
+SMALL_CONV = {"conv_filters": (3, 4), "conv_kernel_sizes": (4, 3)}
+LONG = (
+    np.random.RandomState(0)
+    .normal(size=(40, CONV_AUTO_MIN_STEPS, 2))
+    .astype(np.float32)
+)
+LABELS = np.where(LONG[:, :, 0].mean(axis=1) > 0, "up", "down")
+SHORT = LONG[:, :8]
+TARGET = SHORT[:, :, 0].sum(axis=1)
 
 
 def make_sequences(n=60, steps=6, features=2, seed=0):

@@ -6,7 +6,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from conftest import SETTINGS, rewrite_meta
+from conftest import LABELS, LONG, SETTINGS, SMALL_CONV, rewrite_meta
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
@@ -24,10 +24,6 @@ from sklstm._engine._runtime import auto_threads
 from sklstm.model_selection import GroupingReport, search_space
 
 FAST = SETTINGS["fast"]
-SMALL_CONV = {"conv_filters": (3, 4), "conv_kernel_sizes": (4, 3)}
-rng = np.random.RandomState(0)
-LONG = rng.normal(size=(40, CONV_AUTO_MIN_STEPS, 2)).astype(np.float32)
-LABELS = np.where(LONG[:, :, 0].mean(axis=1) > 0, "up", "down")
 
 
 def test_auto_uses_the_branch_on_long_numeric_sequences_only():

@@ -7,22 +7,16 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from conftest import SETTINGS, rewrite_meta
+from conftest import LABELS, LONG, SETTINGS, SHORT, SMALL_CONV, TARGET, rewrite_meta
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
 from sklstm import LSTMClassifier, LSTMRegressor, load, save
-from sklstm._engine._build import AUTO_LSTM_DROPOUT, CONV_AUTO_MIN_STEPS
+from sklstm._engine._build import AUTO_LSTM_DROPOUT
 from sklstm._engine._module import LSTMNetwork
 from sklstm.model_selection import GroupingReport, search_space
 
 FAST = SETTINGS["fast"]
-SMALL_CONV = {"conv_filters": (3, 4), "conv_kernel_sizes": (4, 3)}
-rng = np.random.RandomState(0)
-LONG = rng.normal(size=(40, CONV_AUTO_MIN_STEPS, 2)).astype(np.float32)
-LABELS = np.where(LONG[:, :, 0].mean(axis=1) > 0, "up", "down")
-SHORT = LONG[:, :8]
-TARGET = SHORT[:, :, 0].sum(axis=1)
 
 
 def test_auto_drops_the_summary_with_the_branch_only():

@@ -8,7 +8,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from conftest import SETTINGS, rewrite_meta
+from conftest import LABELS, LONG, SETTINGS, SHORT, SMALL_CONV, TARGET, rewrite_meta
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
@@ -24,12 +24,6 @@ from sklstm._engine._module import LSTMNetwork
 from sklstm.model_selection import GroupingReport
 
 FAST = SETTINGS["fast"]
-SMALL_CONV = {"conv_filters": (3, 4), "conv_kernel_sizes": (4, 3)}
-rng = np.random.RandomState(0)
-LONG = rng.normal(size=(40, CONV_AUTO_MIN_STEPS, 2)).astype(np.float32)
-LABELS = np.where(LONG[:, :, 0].mean(axis=1) > 0, "up", "down")
-SHORT = LONG[:, :8]
-TARGET = SHORT[:, :, 0].sum(axis=1)
 RAGGED = [x[: 40 + i] for i, x in enumerate(LONG)]  # 40-79 steps
 
 
@@ -116,6 +110,7 @@ def test_auto_crops_whole_series_of_one_length_for_classifiers_only():
 
 
 def test_auto_keeps_less_of_long_series():
+    rng = np.random.RandomState(1)
     long = rng.normal(size=(4, CONV_STRIDE_MIN_STEPS, 1)).astype(np.float32)
     est = LSTMClassifier(
         hidden_size=2, max_epochs=1, conv_filters=2, conv_kernel_sizes=3
