@@ -2,25 +2,29 @@
 
     python benchmarks/conv_speed.py [--repeats 7] [--steps 30]
 
-``ConvBranch`` has two paths for the same blocks: time-major, each
+``ConvBranch`` runs each block one of two ways: time-major, the
 convolution one matrix product over the unfolded windows
-(``_forward_time_major``), and ``Conv1d`` with ``max_pool1d``
-(``_forward_channels_first``, also the ONNX export's path, and what sklstm
-ran before). Its ``forward`` takes the first up to ``TIME_MAJOR_MAX_WORK``
-multiply-adds per batch and the second above. This times one optimizer step
-(forward, backward, Adam) of the default branch (filters ``(64, 128, 64)``,
-kernels ``(8, 5, 3)``) through each path, at the batch sizes and lengths
-the defaults give three UCR collections with ``"auto"`` pooling (and
-stride: ACSF1's 1460 steps, strided by 2, then unstrided as before), and
-on OSULeaf with less pooling, on 1 and 2 torch threads. Each row is the median
-over ``--repeats`` runs of ``--steps`` steps, both paths alternated in every
-run, so that a busy machine slows both alike.
+(``_forward_time_major`` runs every block so), or through ``Conv1d`` with
+``max_pool1d`` (``_forward_channels_first``: every block, the ONNX export's
+path, and what sklstm ran first). Its ``forward`` picks per block
+(``ConvBranch.time_major_blocks``). This times one optimizer step (forward,
+backward, Adam) of the default branch (filters ``(64, 128, 64)``, kernels
+``(8, 5, 3)``) through the three, at the batch sizes and lengths the
+defaults give three UCR collections with ``"auto"`` pooling (and stride:
+ACSF1's 1460 steps, strided by 2, then unstrided), and on OSULeaf and ACSF1
+with less pooling, on 1 and 2 torch threads. Each row is the median over
+``--repeats`` runs of ``--steps`` steps, the paths alternated in every run,
+so that a busy machine slows them alike.
 
 A second table times each block's product alone (forward and backward, at
 each of the first four shapes' batch and lengths) with the weights passed
 as a transposed view and as a contiguous matrix: autograd forms the weight
 gradient in the layout of the matrix it was given. ``_forward_time_major``
 passes the contiguous matrix for windows of up to ``NARROW_WINDOW`` values.
+
+A third table times one block with its batch normalization in each layout
+(forward and backward, 1 thread), at windows from 48 to 384 values: the
+evidence for ``TIME_MAJOR_MAX_WINDOW`` and ``WIDE_TIME_MAJOR_MAX_WORK``.
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sklstm._engine._conv import (  # noqa: E402
-    TIME_MAJOR_MAX_WORK,
     ConvBranch,
     block_shapes,
     multiply_adds,
@@ -56,11 +59,11 @@ SHAPES = [
 
 
 def step_ms(branch: ConvBranch, x: torch.Tensor, path: str, steps: int) -> float:
-    forward = (
-        branch._forward_time_major
-        if path == "time-major"
-        else branch._forward_channels_first
-    )
+    forward = {
+        "time-major": branch._forward_time_major,
+        "Conv1d": branch._forward_channels_first,
+        "per block": branch.forward,
+    }[path]
     optimizer = torch.optim.Adam(branch.parameters())
     start = time.perf_counter()
     for _ in range(steps):
@@ -78,31 +81,35 @@ def main() -> None:
     saved = torch.get_num_threads()
     print(
         "| collection | batch x steps | pooling, stride | M multiply-adds per batch | "
-        "forward takes | threads | Conv1d ms | time-major ms | speed-up |"
+        "blocks time-major | threads | Conv1d ms | time-major ms | per block ms | "
+        "Conv1d / per block | time-major / per block |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, batch, steps, pools, stride in SHAPES:
         layers = ((64, 8), (128, 5), (64, 3))
         work = batch * multiply_adds(1, layers, pools, steps, stride)
-        takes = "time-major" if work <= TIME_MAJOR_MAX_WORK else "Conv1d"
         for threads in (1, 2):
             torch.set_num_threads(threads)
             torch.manual_seed(0)
             branch = ConvBranch(1, (64, 128, 64), (8, 5, 3), pools, stride).train()
             x = torch.randn(batch, steps, 1)
-            times = {"Conv1d": [], "time-major": []}
+            takes = ", ".join(
+                str(i + 1) for i, fast in enumerate(branch.time_major_blocks(x)) if fast
+            )
+            times = {"Conv1d": [], "time-major": [], "per block": []}
             for _ in range(args.repeats):
                 for path in times:
                     step_ms(branch, x, path, 2)  # warm-up
                     times[path].append(step_ms(branch, x, path, args.steps))
-            old, new = (statistics.median(t) for t in times.values())
+            old, new, mixed = (statistics.median(t) for t in times.values())
             print(
                 f"| {name} | {batch} x {steps} | {pools}, {stride} | "
                 f"{work / 1e6:.0f} | {takes} | {threads} | {old:.2f} | "
-                f"{new:.2f} | {old / new:.2f}x |"
+                f"{new:.2f} | {mixed:.2f} | {old / mixed:.2f}x | {new / mixed:.2f}x |"
             )
     torch.set_num_threads(1)
     weight_layouts(args.repeats, args.steps)
+    block_layouts(args.repeats, args.steps)
     torch.set_num_threads(saved)
 
 
@@ -140,6 +147,60 @@ def weight_layouts(repeats: int, steps: int) -> None:
                 f"{width * kernel} -> {out} | {old:.2f} | {new:.2f} | "
                 f"{old / new:.2f}x |"
             )
+
+
+# (batch, steps read, in channels, out channels, kernel): first blocks of
+# multivariate collections (BasicMotions' 6 channels, JapaneseVowels' 12, 24)
+# and the default branch's second and third blocks at the defaults' batches
+BLOCKS = [
+    (8, 100, 6, 64, 8),
+    (32, 26, 12, 64, 8),
+    (16, 100, 24, 64, 8),
+    (8, 38, 64, 128, 5),
+    (16, 46, 64, 128, 5),
+    (16, 61, 64, 128, 5),
+    (16, 12, 128, 64, 3),
+    (16, 16, 128, 64, 3),
+]
+
+
+def block_ms(branch: ConvBranch, x: torch.Tensor, path: str, steps: int) -> float:
+    """One block with its batch normalization, forward and backward."""
+    forward = (
+        branch._forward_time_major
+        if path == "time-major"
+        else branch._forward_channels_first
+    )
+    start = time.perf_counter()
+    for _ in range(steps):
+        forward(x, None).square().mean().backward()
+    return (time.perf_counter() - start) / steps * 1000
+
+
+def block_layouts(repeats: int, steps: int) -> None:
+    """The evidence for ``TIME_MAJOR_MAX_WINDOW`` and
+    ``WIDE_TIME_MAJOR_MAX_WORK``: one block in each layout, 1 thread."""
+    print()
+    print(
+        "| batch x steps | window (in x kernel) -> out | M multiply-adds per batch "
+        "| time-major ms | Conv1d ms | time-major / Conv1d |"
+    )
+    print("|---|---|---|---|---|---|")
+    for batch, length, width, out, kernel in BLOCKS:
+        torch.manual_seed(0)
+        branch = ConvBranch(width, (out,), (kernel,)).train()
+        x = torch.randn(batch, length, width, requires_grad=True)
+        times = {"time-major": [], "Conv1d": []}
+        for _ in range(repeats):
+            for path in times:
+                block_ms(branch, x, path, 2)
+                times[path].append(block_ms(branch, x, path, steps))
+        mine, theirs = (statistics.median(t) for t in times.values())
+        work = batch * length * width * out * kernel / 1e6
+        print(
+            f"| {batch} x {length} | {width} x {kernel} -> {out} | {work:.0f} | "
+            f"{mine:.2f} | {theirs:.2f} | {mine / theirs:.2f}x |"
+        )
 
 
 if __name__ == "__main__":

@@ -181,9 +181,13 @@ def test_pooling_between_blocks_shortens_what_each_block_reads(pool, stride, ste
 
 @pytest.mark.parametrize("pool, stride", [(1, 1), (3, 1), ((4, 2), 1), (3, 2)])
 @pytest.mark.parametrize("mode", ["train", "eval"])
-def test_time_major_blocks_equal_conv1d(pool, stride, mode):
+@pytest.mark.parametrize(
+    "layouts", [(True,) * 3, (True, False, True), (False, True, False)]
+)
+def test_time_major_blocks_equal_conv1d(pool, stride, mode, layouts):
     """Training's unfolded products compute what Conv1d and max_pool1d (the
-    ONNX export's path) compute, batch statistics and ragged rows included."""
+    ONNX export's path) compute, batch statistics and ragged rows included,
+    whichever blocks run time-major and whichever layout hands over."""
     torch.manual_seed(1)
     branch = getattr(ConvBranch(2, (3, 5, 4), (4, 3, 2), pool, stride), mode)()
     with torch.no_grad():
@@ -192,7 +196,7 @@ def test_time_major_blocks_equal_conv1d(pool, stride, mode):
             block[2].running_mean.uniform_(-1.0, 1.0)
     x = torch.randn(4, 23, 2)
     for lengths in (None, torch.tensor([23, 9, 1, 17])):
-        ours = branch._forward_time_major(x, lengths)
+        ours = branch._run(x, lengths, layouts)
         ours.sum().backward()
         grads = [p.grad.clone() for p in branch.parameters()]
         branch.zero_grad()
@@ -204,22 +208,34 @@ def test_time_major_blocks_equal_conv1d(pool, stride, mode):
         branch.zero_grad()
 
 
-def test_large_batches_take_the_conv1d_path(monkeypatch):
-    """Time-major below TIME_MAJOR_MAX_WORK multiply-adds per batch (faster
-    while memory-bound), Conv1d's kernels above it."""
-
-    branch = ConvBranch(1, (2, 2, 2), (3, 3, 3), pool_size=4)
+def test_each_block_takes_the_faster_layout(monkeypatch):
+    """A block runs time-major while its windows are narrow and its batch's
+    multiply-adds stay below TIME_MAJOR_MAX_WORK, or, for windows wider than
+    TIME_MAJOR_MAX_WINDOW values, below WIDE_TIME_MAJOR_MAX_WORK (Conv1d's
+    kernels win on wide windows once there is work enough)."""
+    branch = ConvBranch(1, (2, 40, 2), (3, 4, 3), pool_size=4)
     x = torch.randn(2, 37, 1)
-    work = conv.multiply_adds(1, [(2, 3), (2, 3), (2, 3)], (4, 4), 37)
-    assert work == 37 * 1 * 2 * 3 + 10 * 2 * 2 * 3 + 3 * 2 * 2 * 3
-    assert branch.layers == ((2, 3), (2, 3), (2, 3))
+    shapes = list(conv.block_shapes(1, branch.layers, (4, 4), 37))
+    work = [width * out * kernel * windows for width, out, kernel, windows, _ in shapes]
+    assert work == [1 * 2 * 3 * 37, 2 * 40 * 4 * 10, 40 * 2 * 3 * 3]
+    assert conv.multiply_adds(1, branch.layers, (4, 4), 37) == sum(work)
+    assert branch.time_major_blocks(x) == (True, True, True)
     used = []
-    branch.blocks[0][1].register_forward_hook(lambda m, i, o: used.append("conv1d"))
+    for block in branch.blocks:  # Conv1d's module runs in channels-first blocks only
+        block[1].register_forward_hook(lambda m, i, o: used.append(m.out_channels))
     small = branch(x)
     assert used == []
-    monkeypatch.setattr(conv, "TIME_MAJOR_MAX_WORK", 2 * work - 1)
+    monkeypatch.setattr(conv, "TIME_MAJOR_MAX_WINDOW", 7)  # 2 x 4 and 40 x 3 are wide
+    monkeypatch.setattr(conv, "WIDE_TIME_MAJOR_MAX_WORK", 2 * work[2])
+    assert branch.time_major_blocks(x) == (True, False, True)
     torch.testing.assert_close(branch(x), small, rtol=1e-5, atol=1e-6)
-    assert used == ["conv1d"]
+    assert used == [40]
+    monkeypatch.setattr(conv, "TIME_MAJOR_MAX_WORK", 2 * work[0] - 1)
+    assert branch.time_major_blocks(x) == (False, False, True)
+    assert branch.time_major_blocks(x[:1]) == (True, False, True)  # half the work
+    monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: True)
+    assert branch.time_major_blocks(x[:1]) == (False, False, False)
+    assert branch.time_major_blocks(x.to("meta")) == (False, False, False)
 
 
 def test_auto_pooling_and_training_length_follow_the_data():

@@ -61,14 +61,17 @@ class ConvBranch(nn.Module):
     last steps and zeros gives what those steps alone give. In training,
     batch normalization's statistics also count each row's own steps only.
 
-    On CPU, up to ``TIME_MAJOR_MAX_WORK`` multiply-adds per batch, the
-    blocks run time-major, each convolution one matrix product over the
-    unfolded windows (``Tensor.unfold``): a training step of the default
-    branch at the defaults' batches took 1.2-1.8x less time than through
-    ``Conv1d``'s layout (``benchmarks/conv_speed.py``). Larger batches,
-    GPUs (unmeasured there) and an ONNX export (which cannot unfold a
-    dynamic time axis) run the same blocks, with the same parameters,
-    through ``Conv1d`` and ``max_pool1d`` (``_forward_channels_first``).
+    On CPU, each block picks its layout (:meth:`time_major_blocks`): narrow
+    windows (a univariate or few-channel first block) run time-major, each
+    convolution one matrix product over the unfolded windows
+    (``Tensor.unfold``), which took 1.2-1.8x less time than ``Conv1d``'s
+    layout at the defaults' batches; wide windows with enough work per
+    batch (the default second block on long series) run through ``Conv1d``
+    and ``max_pool1d``, whose kernels win there (``benchmarks/conv_speed.py``).
+    A block hands the next a view, so switching layouts copies nothing but
+    the padding. GPUs (unmeasured there) and an ONNX export (which cannot
+    unfold a dynamic time axis) run every block, with the same parameters,
+    through ``Conv1d`` (``_forward_channels_first``).
     """
 
     def __init__(
@@ -127,100 +130,141 @@ class ConvBranch(nn.Module):
     def forward(
         self, x: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> torch.Tensor:
-        if lengths is not None:
-            lengths = lengths.to(x.device)
-        work = multiply_adds(
+        return self._run(x, lengths, self.time_major_blocks(x))
+
+    def time_major_blocks(self, x: torch.Tensor) -> tuple[bool, ...]:
+        """Per block, whether it runs time-major on the batch ``x``: on CPU
+        (outside an ONNX export), for windows of up to ``TIME_MAJOR_MAX_WINDOW``
+        values and up to ``TIME_MAJOR_MAX_WORK`` multiply-adds per batch."""
+        if x.device.type != "cpu" or torch.onnx.is_in_onnx_export():
+            return (False,) * len(self.blocks)
+        shapes = block_shapes(
             self.in_channels, self.layers, self.pool_sizes, x.shape[1], self.stride
         )
-        if (
-            x.device.type != "cpu"  # measured on CPU only: GPUs keep cuDNN's kernels
-            or torch.onnx.is_in_onnx_export()
-            or x.shape[0] * work > TIME_MAJOR_MAX_WORK
-        ):
-            return self._forward_channels_first(x, lengths)
-        return self._forward_time_major(x, lengths)
+        return tuple(
+            x.shape[0] * width * out * kernel * windows
+            <= (
+                TIME_MAJOR_MAX_WORK
+                if width * kernel <= TIME_MAJOR_MAX_WINDOW
+                else WIDE_TIME_MAJOR_MAX_WORK
+            )
+            for width, out, kernel, windows, _ in shapes
+        )
 
     def _forward_time_major(
         self, x: torch.Tensor, lengths: torch.Tensor | None
     ) -> torch.Tensor:
-        """The blocks on ``(batch, steps, channels)``, one product each."""
+        """Every block time-major, one product each."""
+        return self._run(x, lengths, (True,) * len(self.blocks))
+
+    def _forward_channels_first(
+        self, x: torch.Tensor, lengths: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Every block through ``Conv1d`` and ``max_pool1d``."""
+        return self._run(x, lengths, (False,) * len(self.blocks))
+
+    def _run(
+        self,
+        x: torch.Tensor,
+        lengths: torch.Tensor | None,
+        time_major: tuple[bool, ...],
+    ) -> torch.Tensor:
+        """The blocks on ``(batch, steps, channels)``, each in its layout
+        (``time_major[i]``); a block hands the next a ``(batch, steps,
+        channels)`` view of whatever layout it computed in, so switching
+        layouts costs no copy beyond the padding's."""
+        if lengths is not None:
+            lengths = lengths.to(x.device)
         h = x
-        for i, (pad, conv, norm, relu) in enumerate(self.blocks):
-            mask = None if lengths is None else step_mask(lengths, h)[..., None]
-            if mask is not None:
-                h = h * mask
-            left, right = pad.padding
-            # (batch, steps, channels, kernel): every window, one product
-            stride = conv.stride[0]
-            cols = F.pad(h, (0, 0, left, right)).unfold(1, conv.kernel_size[0], stride)
-            batch, steps = cols.shape[:2]
-            weight = conv.weight.reshape(conv.out_channels, -1).t()
-            if weight.shape[0] <= NARROW_WINDOW:
-                weight = weight.contiguous()
-            h = torch.addmm(conv.bias, cols.reshape(batch * steps, -1), weight)
-            if stride > 1 and mask is not None:  # a row's own windows
-                lengths = _pooled(lengths, stride)
-            if mask is not None:
-                mask = step_mask(lengths, cols)[..., None]
-            # statistics over batch and time: each row's own steps
-            h = batch_norm_own_steps(norm, h, mask).view(batch, steps, -1)
-            if i < len(self.pool_sizes) and self.pool_sizes[i] > 1:
-                pool = self.pool_sizes[i]
-                if mask is not None:  # a zero wins a window only where ReLU gives 0
-                    h = h * mask
-                    lengths = _pooled(lengths, pool)
-                # pool before the ReLU: the same values (a ReLU and a maximum
-                # commute), with the ReLU on pool times fewer steps; max_pool1d
-                # reads the time-major strides as they are
-                h = F.max_pool1d(h.transpose(1, 2), pool, pool, ceil_mode=True)
-                h = h.transpose(1, 2)
-            h = relu(h)
+        for i, fast in enumerate(time_major):
+            block = self._block_time_major if fast else self._block_channels_first
+            h, lengths = block(i, h, lengths)
         if lengths is None:
             return h.mean(dim=1)
         mask = step_mask(lengths, h)[..., None]
         return (h * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
 
-    def _forward_channels_first(
-        self, x: torch.Tensor, lengths: torch.Tensor | None
-    ) -> torch.Tensor:
-        """The same blocks through ``Conv1d`` and ``max_pool1d``."""
-        h = x.transpose(1, 2)  # (batch, channels, steps): Conv1d's layout
-        for i, (pad, conv, norm, relu) in enumerate(self.blocks):
-            mask = None if lengths is None else step_mask(lengths, h, axis=-1)[:, None]
+    def _block_time_major(
+        self, i: int, h: torch.Tensor, lengths: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Block ``i`` as one product over the unfolded windows of ``h``."""
+        pad, conv, norm, relu = self.blocks[i]
+        mask = None if lengths is None else step_mask(lengths, h)[..., None]
+        if mask is not None:
+            h = h * mask
+        left, right = pad.padding
+        # (batch, steps, channels, kernel): every window, one product
+        stride = conv.stride[0]
+        cols = F.pad(h, (0, 0, left, right)).unfold(1, conv.kernel_size[0], stride)
+        batch, steps = cols.shape[:2]
+        weight = conv.weight.reshape(conv.out_channels, -1).t()
+        if weight.shape[0] <= NARROW_WINDOW:
+            weight = weight.contiguous()
+        h = torch.addmm(conv.bias, cols.reshape(batch * steps, -1), weight)
+        if stride > 1 and mask is not None:  # a row's own windows
+            lengths = _pooled(lengths, stride)
+        if mask is not None:
+            mask = step_mask(lengths, cols)[..., None]
+        # statistics over batch and time: each row's own steps
+        h = batch_norm_own_steps(norm, h, mask).view(batch, steps, -1)
+        if i < len(self.pool_sizes) and self.pool_sizes[i] > 1:
+            pool = self.pool_sizes[i]
+            if mask is not None:  # a zero wins a window only where ReLU gives 0
+                h = h * mask
+                lengths = _pooled(lengths, pool)
+            # pool before the ReLU: the same values (a ReLU and a maximum
+            # commute), with the ReLU on pool times fewer steps; max_pool1d
+            # reads the time-major strides as they are
+            h = F.max_pool1d(h.transpose(1, 2), pool, pool, ceil_mode=True)
+            h = h.transpose(1, 2)
+        return relu(h), lengths
+
+    def _block_channels_first(
+        self, i: int, h: torch.Tensor, lengths: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Block ``i`` through ``Conv1d`` and ``max_pool1d`` on ``h``'s
+        ``(batch, channels, steps)`` view."""
+        pad, conv, norm, relu = self.blocks[i]
+        h = h.transpose(1, 2)
+        mask = None if lengths is None else step_mask(lengths, h, axis=-1)[:, None]
+        if mask is not None:
+            h = h * mask
+        h = conv(pad(h))
+        if conv.stride[0] > 1 and mask is not None:
+            lengths = _pooled(lengths, conv.stride[0])
+        if mask is None:
+            h = norm(h)
+        else:
+            mask = step_mask(lengths, h, axis=-1)[:, None]
+            rows = batch_norm_own_steps(
+                norm,
+                h.transpose(1, 2).reshape(-1, h.shape[1]),
+                mask.transpose(1, 2),
+            )
+            h = rows.view(h.shape[0], h.shape[2], -1).transpose(1, 2)
+        if i < len(self.pool_sizes) and self.pool_sizes[i] > 1:
+            pool = self.pool_sizes[i]
             if mask is not None:
                 h = h * mask
-            h = conv(pad(h))
-            if conv.stride[0] > 1 and mask is not None:
-                lengths = _pooled(lengths, conv.stride[0])
-            if mask is None:
-                h = norm(h)
-            else:
-                mask = step_mask(lengths, h, axis=-1)[:, None]
-                rows = batch_norm_own_steps(
-                    norm,
-                    h.transpose(1, 2).reshape(-1, h.shape[1]),
-                    mask.transpose(1, 2),
-                )
-                h = rows.view(h.shape[0], h.shape[2], -1).transpose(1, 2)
-            if i < len(self.pool_sizes) and self.pool_sizes[i] > 1:
-                pool = self.pool_sizes[i]
-                if mask is not None:
-                    h = h * mask
-                    lengths = _pooled(lengths, pool)
-                h = F.max_pool1d(h, pool, pool, ceil_mode=True)
-            h = relu(h)
-        if lengths is None:
-            return h.mean(dim=-1)
-        mask = step_mask(lengths, h, axis=-1)[:, None]
-        return (h * mask).sum(dim=-1) / mask.sum(dim=-1).clamp(min=1.0)
+                lengths = _pooled(lengths, pool)
+            h = F.max_pool1d(h, pool, pool, ceil_mode=True)
+        return relu(h).transpose(1, 2), lengths
 
 
-# Time-major products beat Conv1d while a batch is small enough to be bound
-# by memory traffic; with more multiply-adds per batch Conv1d's kernels win.
-# One training step of the default branch (benchmarks/conv_speed.py):
-# time-major 1.2-1.8x faster at 15M-84M (the defaults' batches on GunPoint,
-# OSULeaf, ACSF1) and 1.2-1.3x at 144M (ACSF1 pooled by 4), Conv1d
-# 1.05-1.15x faster at 228M and 451M (OSULeaf pooled by (2, 1), unpooled)
+# Per block: time-major products beat Conv1d while a block is bound by memory
+# traffic; Conv1d's kernels win on wide windows (in_channels x kernel values)
+# with enough multiply-adds per batch. One block with its batch norm, forward
+# and backward (benchmarks/conv_speed.py, third table): windows of 48 and 96
+# values ran 1.6-2x faster time-major, 192 alike at 20M; 320 values 1.2-1.26x
+# faster through Conv1d at 30M-40M (the default second block on OSULeaf and
+# ACSF1), 1.1x at 12M (GunPoint's), where a whole step still ran best with
+# every block time-major (no layout switch). Whole steps at the defaults'
+# batches (first table): 1.1-1.25x faster on OSULeaf, 1.02-1.09x on ACSF1
+# than every block time-major. Above TIME_MAJOR_MAX_WORK even narrow blocks
+# take Conv1d: the whole branch ran 1.05-1.15x faster through Conv1d at 228M
+# and 451M multiply-adds per batch (OSULeaf pooled by (2, 1), unpooled).
+TIME_MAJOR_MAX_WINDOW = 128
+WIDE_TIME_MAJOR_MAX_WORK = 20_000_000
 TIME_MAJOR_MAX_WORK = 200_000_000
 # Windows of at most this many values (a univariate first block: 1 x 8) take
 # the weights as a contiguous (in * kernel, out) matrix, not a transposed
