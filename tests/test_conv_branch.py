@@ -17,6 +17,7 @@ from sklstm._engine._build import (
     class_batch,
     conv_work,
     resolve_batch_size,
+    resolve_conv_stride,
     resolve_max_epochs,
 )
 from sklstm._engine._conv import ConvBranch
@@ -289,6 +290,22 @@ def test_auto_stride_for_long_series_with_auto_pooling():
     assert asked.conv_pool_size_ == (4,) and asked.net_.module_.conv.stride == 3
     off = LSTMClassifier(**FAST, conv_branch=False, conv_stride=3).fit(LONG, LABELS)
     assert off.conv_stride_ == 1
+
+
+@pytest.mark.parametrize(
+    "kernels, strides",
+    [
+        # the first block reads 500 windows or more: 2 from 1000, 4 from 2000
+        ((8, 5, 3), {999: 1, 1000: 2, 1999: 2, 2000: 4, 4000: 8, 10**6: 8}),
+        ((3, 3, 3), {1000: 2, 4000: 2, 10**6: 2}),  # never past the kernel
+        ((1, 3), {10**6: 1}),
+    ],
+)
+def test_auto_stride_doubles_with_length_up_to_the_first_kernel(kernels, strides):
+    est = LSTMClassifier(conv_kernel_sizes=kernels, conv_filters=(2,) * len(kernels))
+    assert {n: resolve_conv_stride(est, n) for n in strides} == strides
+    pooled = est.set_params(conv_pool_size=4)
+    assert {resolve_conv_stride(pooled, n) for n in strides} == {1}
 
 
 def test_auto_batch_holds_every_class_with_the_branch():
