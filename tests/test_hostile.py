@@ -950,8 +950,9 @@ def test_the_memory_check_counts_the_convolutional_branch(monkeypatch):
     model = LSTMRegressor(**{**FAST, "batch_size": 8}, conv_branch=True)
     with pytest.raises(MemoryError, match="conv_filters"):
         model.set_params(conv_stride=1).fit(X, y)
-    # "auto" strides 2000 steps by 2: half the first block's windows, which fit
-    assert model.set_params(conv_stride="auto").fit(X, y).conv_stride_ == 2
+    # "auto" strides 2000 steps by 4: a quarter of the first block's windows,
+    # which fit
+    assert model.set_params(conv_stride="auto").fit(X, y).conv_stride_ == 4
     LSTMRegressor(**{**FAST, "batch_size": 8}, conv_branch=False).fit(X, y)
 
 
