@@ -8,13 +8,14 @@ convolution one matrix product over the unfolded windows
 ``max_pool1d`` (``_forward_channels_first``: every block, the ONNX export's
 path, and what sklstm ran first). Its ``forward`` picks per block
 (``ConvBranch.time_major_blocks``). This times one optimizer step (forward,
-backward, Adam) of the default branch (filters ``(64, 128, 64)``, kernels
-``(8, 5, 3)``) through the three, at the batch sizes and lengths the
-defaults give three UCR collections with ``"auto"`` pooling (and stride:
-ACSF1's 1460 steps, strided by 2, then unstrided), and on OSULeaf and ACSF1
-with less pooling, on 1 and 2 torch threads. Each row is the median over
-``--repeats`` runs of ``--steps`` steps, the paths alternated in every run,
-so that a busy machine slows them alike.
+backward, Adam) of the default branch (``LSTMClassifier``'s
+``conv_filters`` and ``conv_kernel_sizes``) through the three, at the
+batch sizes and lengths the defaults give three UCR collections with
+``"auto"`` pooling (and stride: ACSF1's 1460 steps, strided by 2, then
+unstrided), and on OSULeaf and ACSF1 with less pooling, on 1 and 2 torch
+threads. Each row is the median over ``--repeats`` runs of ``--steps``
+steps, the paths alternated in every run, so that a busy machine slows
+them alike.
 
 A second table times each block's product alone (forward and backward, at
 each of the first four shapes' batch and lengths) with the weights passed
@@ -38,6 +39,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sklstm import LSTMClassifier  # noqa: E402
 from sklstm._engine._conv import (  # noqa: E402
     ConvBranch,
     block_shapes,
@@ -46,6 +48,10 @@ from sklstm._engine._conv import (  # noqa: E402
 
 # (collection, batch size, steps, pooling): the defaults' batches and "auto"
 # pooling, then OSULeaf pooled less (more work per batch)
+# the default branch: filters and kernel widths, and (filters, width) per block
+FILTERS = LSTMClassifier().conv_filters
+KERNELS = LSTMClassifier().conv_kernel_sizes
+DEFAULT_LAYERS = tuple(zip(FILTERS, KERNELS, strict=True))
 SHAPES = [
     ("GunPoint", 8, 150, (4, 4), 1),
     ("OSULeaf", 16, 427, (7, 4), 1),
@@ -86,12 +92,12 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, batch, steps, pools, stride in SHAPES:
-        layers = ((64, 8), (128, 5), (64, 3))
+        layers = DEFAULT_LAYERS
         work = batch * multiply_adds(1, layers, pools, steps, stride)
         for threads in (1, 2):
             torch.set_num_threads(threads)
             torch.manual_seed(0)
-            branch = ConvBranch(1, (64, 128, 64), (8, 5, 3), pools, stride).train()
+            branch = ConvBranch(1, FILTERS, KERNELS, pools, stride).train()
             x = torch.randn(batch, steps, 1)
             takes = ", ".join(
                 str(i + 1) for i, fast in enumerate(branch.time_major_blocks(x)) if fast
@@ -128,7 +134,7 @@ def weight_layouts(repeats: int, steps: int) -> None:
     print("| block | rows x (in x kernel) -> out | view ms | contiguous ms | ratio |")
     print("|---|---|---|---|---|")
     for name, batch, length, pools, stride in SHAPES[:4]:
-        layers = ((64, 8), (128, 5), (64, 3))
+        layers = DEFAULT_LAYERS
         shapes = block_shapes(1, layers, pools, length, stride)
         for i, (width, out, kernel, read, _) in enumerate(shapes):
             cols = torch.randn(batch * read, width * kernel)
@@ -159,6 +165,8 @@ BLOCKS = [
     (8, 38, 64, 128, 5),
     (16, 46, 64, 128, 5),
     (16, 61, 64, 128, 5),
+    (16, 46, 64, 128, 3),
+    (16, 55, 64, 128, 3),
     (16, 12, 128, 64, 3),
     (16, 16, 128, 64, 3),
 ]

@@ -140,7 +140,7 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
         patch_stride: int | None = None,
         conv_branch: bool | str = "auto",
         conv_filters: tuple[int, ...] = (64, 128, 64),
-        conv_kernel_sizes: tuple[int, ...] = (8, 5, 3),
+        conv_kernel_sizes: tuple[int, ...] = (8, 3, 3),
         conv_pool_size: int | tuple[int, ...] | str = "auto",
         conv_stride: int | str = "auto",
         series_norm: bool | str = "auto",

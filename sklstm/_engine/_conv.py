@@ -66,7 +66,7 @@ class ConvBranch(nn.Module):
     convolution one matrix product over the unfolded windows
     (``Tensor.unfold``), which took 1.2-1.8x less time than ``Conv1d``'s
     layout at the defaults' batches; wide windows with enough work per
-    batch (the default second block on long series) run through ``Conv1d``
+    batch (a second block of kernel 5 on long series) run through ``Conv1d``
     and ``max_pool1d``, whose kernels win there (``benchmarks/conv_speed.py``).
     A block hands the next a view, so switching layouts copies nothing but
     the padding. GPUs (unmeasured there) and an ONNX export (which cannot
@@ -255,12 +255,13 @@ class ConvBranch(nn.Module):
 # traffic; Conv1d's kernels win on wide windows (in_channels x kernel values)
 # with enough multiply-adds per batch. One block with its batch norm, forward
 # and backward (benchmarks/conv_speed.py, third table): windows of 48 and 96
-# values ran 1.6-2x faster time-major, 192 alike at 20M; 320 values 1.2-1.26x
-# faster through Conv1d at 30M-40M (the default second block on OSULeaf and
-# ACSF1), 1.1x at 12M (GunPoint's), where a whole step still ran best with
-# every block time-major (no layout switch). Whole steps at the defaults'
-# batches (first table): 1.1-1.25x faster on OSULeaf, 1.02-1.09x on ACSF1
-# than every block time-major. Above TIME_MAJOR_MAX_WORK even narrow blocks
+# values ran 1.6-2x faster time-major, 192 (the default second block, 64 x 3)
+# alike at 18M-22M; 320 values (a second block of kernel 5, the FCN's)
+# 1.2-1.26x faster through Conv1d at 30M-40M (OSULeaf's and ACSF1's), 1.1x at
+# 12M (GunPoint's), where a whole step still ran best with every block
+# time-major (no layout switch). Whole steps of the kernel-5 branch at the
+# defaults' batches (first table): 1.1-1.25x faster on OSULeaf, 1.02-1.09x
+# on ACSF1 than every block time-major. Above TIME_MAJOR_MAX_WORK even narrow blocks
 # take Conv1d: the whole branch ran 1.05-1.15x faster through Conv1d at 228M
 # and 451M multiply-adds per batch (OSULeaf pooled by (2, 1), unpooled).
 TIME_MAJOR_MAX_WINDOW = 128
