@@ -189,8 +189,9 @@ conv_stride : int in [1, 2**20] or "auto", default="auto"
     ``conv_pool_size`` is ``"auto"`` too (whose first window then halves:
     ACSF1, 1460 steps: stride 2, pooling ``(12, 4)``), 4 from 2000 steps, 8
     from 4000 (the first block reads 500 windows or more), never wider than
-    the first kernel; else 1. PigCVP (2000 steps) scored 0.942 with 4 in
-    1.8x the LSTM alone's fit time, 0.938 with 2 in 2.2x. The first
+    the first kernel; else 1. PigCVP (2000 steps, kernels ``(8, 5, 3)``)
+    scored 0.942 with 4 in 1.8x the LSTM alone's fit time, 0.938 with 2 in
+    2.2x. The first
     block's full-length outputs took most of a training step on long
     series; on the three long collections of ``benchmarks/accuracy.py``
     (3 seeds, one run) the stride cut the fit time of PigCVP (2000 steps)

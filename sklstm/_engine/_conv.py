@@ -134,21 +134,22 @@ class ConvBranch(nn.Module):
 
     def time_major_blocks(self, x: torch.Tensor) -> tuple[bool, ...]:
         """Per block, whether it runs time-major on the batch ``x``: on CPU
-        (outside an ONNX export), for windows of up to ``TIME_MAJOR_MAX_WINDOW``
-        values and up to ``TIME_MAJOR_MAX_WORK`` multiply-adds per batch."""
+        (outside an ONNX export), up to ``TIME_MAJOR_MAX_WORK`` multiply-adds
+        per batch for windows of up to ``TIME_MAJOR_MAX_WINDOW`` values (in
+        channels x kernel), up to ``WIDE_TIME_MAJOR_MAX_WORK`` for wider ones."""
         if x.device.type != "cpu" or torch.onnx.is_in_onnx_export():
             return (False,) * len(self.blocks)
         shapes = block_shapes(
             self.in_channels, self.layers, self.pool_sizes, x.shape[1], self.stride
         )
         return tuple(
-            x.shape[0] * width * out * kernel * windows
+            x.shape[0] * block_work(shape)
             <= (
                 TIME_MAJOR_MAX_WORK
-                if width * kernel <= TIME_MAJOR_MAX_WINDOW
+                if shape[0] * shape[2] <= TIME_MAJOR_MAX_WINDOW
                 else WIDE_TIME_MAJOR_MAX_WORK
             )
-            for width, out, kernel, windows, _ in shapes
+            for shape in shapes
         )
 
     def _forward_time_major(
@@ -261,9 +262,10 @@ class ConvBranch(nn.Module):
 # 12M (GunPoint's), where a whole step still ran best with every block
 # time-major (no layout switch). Whole steps of the kernel-5 branch at the
 # defaults' batches (first table): 1.1-1.25x faster on OSULeaf, 1.02-1.09x
-# on ACSF1 than every block time-major. Above TIME_MAJOR_MAX_WORK even narrow blocks
-# take Conv1d: the whole branch ran 1.05-1.15x faster through Conv1d at 228M
-# and 451M multiply-adds per batch (OSULeaf pooled by (2, 1), unpooled).
+# on ACSF1 than every block time-major. Above TIME_MAJOR_MAX_WORK even
+# narrow blocks take Conv1d: the whole branch ran 1.05-1.15x faster through
+# Conv1d at 228M and 451M multiply-adds per batch (OSULeaf pooled by (2, 1),
+# unpooled).
 TIME_MAJOR_MAX_WINDOW = 128
 WIDE_TIME_MAJOR_MAX_WORK = 20_000_000
 TIME_MAJOR_MAX_WORK = 200_000_000
@@ -305,12 +307,14 @@ def multiply_adds(
 ) -> int:
     """Multiply-adds of the branch's convolutions for one sequence of
     ``steps`` steps (arguments as for :func:`block_shapes`)."""
-    return sum(
-        width * out * kernel * windows
-        for width, out, kernel, windows, _ in block_shapes(
-            in_channels, layers, pools, steps, stride
-        )
-    )
+    return sum(map(block_work, block_shapes(in_channels, layers, pools, steps, stride)))
+
+
+def block_work(shape: tuple[int, int, int, int, int]) -> int:
+    """Multiply-adds of one block's convolution, from its entry of
+    :func:`block_shapes`."""
+    width, out, kernel, windows, _ = shape
+    return width * out * kernel * windows
 
 
 def _pooled(lengths: torch.Tensor, pool: int) -> torch.Tensor:
