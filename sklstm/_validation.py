@@ -170,6 +170,42 @@ def _check_sequences(
     return Sequences(values, lengths, width)
 
 
+def bookkeeping_problem(attrs: dict) -> tuple[str, str] | None:
+    """What :func:`check_sequences` recorded, checked in a restored state.
+
+    ``attrs`` is a fitted object's ``vars()``. Returns ``(name, what it must
+    be)`` for the first entry ``fit`` could not have written, else None:
+    ``input_size_`` and ``n_features_in_`` positive integers,
+    ``n_timesteps_in_`` None or a positive integer, ``_fitted_on_2d`` a bool,
+    and ``n_features_in_`` what predict checks X against (the columns of 2D
+    input, else the features per step).
+    """
+    for name in ("input_size_", "n_features_in_"):
+        if not _positive_int(attrs.get(name)):
+            return name, "a positive integer"
+    steps = attrs.get("n_timesteps_in_", "missing")
+    if not (steps is None or _positive_int(steps)):
+        return "n_timesteps_in_", "None or a positive integer"
+    on_2d = attrs.get("_fitted_on_2d")
+    if not isinstance(on_2d, (bool, np.bool_)):
+        return "_fitted_on_2d", "a bool"
+    if on_2d and attrs["input_size_"] != 1:
+        return "input_size_", "1 (fitted on 2D input: univariate sequences)"
+    columns = steps if on_2d else attrs["input_size_"]
+    if attrs["n_features_in_"] != columns:
+        seen = "columns" if on_2d else "input_size_"
+        return "n_features_in_", f"{columns} (the {seen} seen in fit)"
+    return None
+
+
+def _positive_int(value) -> bool:
+    return (
+        isinstance(value, (int, np.integer))
+        and not isinstance(value, (bool, np.bool_))
+        and value >= 1
+    )
+
+
 def _refuse_text(X, name: str) -> None:
     """Raw text is not numbers: point to the transformer that reads it."""
     first = X

@@ -33,6 +33,19 @@ def test_scaler_and_lstm_round_trip(tmp_path, reg_data):
     assert isinstance(pipe[-1], LSTMRegressor)  # the original is left whole
 
 
+def test_a_scaler_fitted_on_univariate_2d_input_round_trips(tmp_path, reg_data):
+    """2D input is a batch of univariate series: n_features_in_ counts its
+    columns while the statistics hold one value (input_size_ is 1)."""
+    X, y = reg_data
+    X2 = X[:, :, 0]
+    pipe = make_pipeline(SequenceScaler(), LSTMRegressor(**FAST)).fit(X2, y)
+    assert pipe[0].n_features_in_ == X2.shape[1] and pipe[0].mean_.shape == (1,)
+    again = load(save(pipe, tmp_path / "pipe.sklstm"))
+    np.testing.assert_array_equal(again.predict(X2), pipe.predict(X2))
+    with pytest.raises(ValueError, match="expecting"):
+        again.predict(X2[:, :-1])  # still checked against the columns
+
+
 def test_text_pipeline_round_trip(tmp_path):
     texts = ["good film", "bad film", "very good", "very bad"] * 10
     labels = ["pos", "neg", "pos", "neg"] * 10
@@ -532,12 +545,12 @@ class _Payload:
 @pytest.mark.parametrize(
     "step, attribute, value, match",
     [
-        (
-            "scaler",
-            "n_features_in_",
-            5,
-            r"center_ must be a finite float array of shape \(5,\)",
-        ),
+        ("scaler", "n_features_in_", 5, r"n_features_in_ must be 2 \(the input_size_"),
+        ("scaler", "input_size_", 5, r"n_features_in_ must be 5 \(the input_size_"),
+        ("scaler", "input_size_", 0, "input_size_ must be a positive integer"),
+        ("scaler", "_fitted_on_2d", True, r"input_size_ must be 1 \(fitted on 2D"),
+        ("scaler", "_fitted_on_2d", "no", "_fitted_on_2d must be a bool"),
+        ("scaler", "mean_", [1.0], r"mean_ must be a finite float array of shape"),
         ("scaler", "n_steps_seen_", 0, "n_steps_seen_ must be a positive integer"),
         ("text", "vocab_size_", 10**6, "vocab_size_ must be"),
     ],

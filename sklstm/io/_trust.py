@@ -18,7 +18,7 @@ import torch
 from sklstm._engine import _build
 from sklstm._engine._module import LSTMNetwork
 from sklstm._engine._series import MIN_STD
-from sklstm._validation import MAX_VOCAB
+from sklstm._validation import MAX_VOCAB, bookkeeping_problem
 
 # parameters that make sklstm read or write files: not restored from a file
 # unless the caller says so
@@ -87,8 +87,9 @@ def check_fitted(est, path) -> None:
             )
 
     attrs = vars(est)
-    for name in ("input_size_", "n_features_in_"):
-        need(name, _int(attrs.get(name), 1), "a positive integer")
+    problem = bookkeeping_problem(attrs)
+    if problem is not None:
+        need(problem[0], False, problem[1])
     for name in ("patch_size_", "patch_stride_", "conv_stride_"):
         if name in attrs:
             need(name, _int(attrs[name], 1) and attrs[name] <= 2**20, "a positive int")
@@ -104,22 +105,6 @@ def check_fitted(est, path) -> None:
             need(name, isinstance(attrs[name], (bool, np.bool_)), "a bool")
     if attrs.get("lstm_steps_") is not None:
         need("lstm_steps_", _int(attrs["lstm_steps_"], 1), "a positive integer")
-    steps = attrs.get("n_timesteps_in_", "missing")
-    need("n_timesteps_in_", steps is None or _int(steps, 1), "None or an integer")
-    need(
-        "_fitted_on_2d",
-        isinstance(attrs.get("_fitted_on_2d"), (bool, np.bool_)),
-        "a bool",
-    )
-    # what predict checks X against: the columns of 2D input, else the
-    # features per step
-    columns = steps if attrs["_fitted_on_2d"] else attrs["input_size_"]
-    need(
-        "n_features_in_",
-        attrs["n_features_in_"] == columns,
-        f"{columns} (the {'columns' if attrs['_fitted_on_2d'] else 'input_size_'} "
-        "seen in fit)",
-    )
     if est.embedding_dim is not None:
         vocab = attrs.get("vocab_size_")
         need("vocab_size_", _int(vocab, 2) and vocab <= MAX_VOCAB, "an id count")

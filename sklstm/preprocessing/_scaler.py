@@ -15,7 +15,7 @@ from sklstm._sklearn_private import (
     _handle_zeros_in_scale,
     _is_constant_feature,
 )
-from sklstm._validation import LAYOUTS, check_sequences
+from sklstm._validation import LAYOUTS, bookkeeping_problem, check_sequences
 from sklstm.io._registry import register_plain
 
 
@@ -152,15 +152,18 @@ class SequenceScaler(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         Raises
         ------
         ValueError
-            Naming the first inconsistency: a missing or non-numeric
-            statistic, a length other than ``n_features_in_``, a non-finite
-            value or a scale that is not positive.
+            Naming the first inconsistency: input bookkeeping ``fit`` could
+            not have recorded (``n_features_in_``, ``input_size_``, 2D or
+            not), a missing or non-numeric statistic, a length other than
+            ``input_size_``, a non-finite value or a scale that is not
+            positive.
         """
         if not any(k.endswith("_") and not k.startswith("_") for k in vars(self)):
             return  # an unfitted template (a meta-estimator's parameter)
-        n = self.__dict__.get("n_features_in_")
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n_features_in_ must be a positive integer, got {n!r}.")
+        problem = bookkeeping_problem(self.__dict__)
+        if problem is not None:
+            raise ValueError(f"{problem[0]} must be {problem[1]}.")
+        n = self.input_size_
         steps = self.__dict__.get("n_steps_seen_")
         if (
             isinstance(steps, bool)
