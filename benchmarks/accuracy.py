@@ -31,6 +31,8 @@ turn, so that the machine's drift during a run reaches them alike. Models:
   short sequences too; on long ones it is the defaults again);
 - ``sklstm, no pooling``: ``conv_branch=True, conv_pool_size=1``, the
   plain FCN branch (no pooling between its blocks);
+- ``sklstm, asinh features``: ``AsinhFeatures`` (each feature followed by
+  ``asinh(x / scale)`` of the raw values) + the defaults' pipeline;
 - ``sklstm, z-normalized``: aeon's ``Normalizer`` (each series and channel
   to mean 0 and standard deviation 1; it reads and writes aeon's layout,
   ragged lists too) + ``LSTMClassifier(data_format="channels_first")``;
@@ -67,7 +69,7 @@ from sklearn.pipeline import make_pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sklstm import LSTMClassifier  # noqa: E402
-from sklstm.preprocessing import SequenceScaler  # noqa: E402
+from sklstm.preprocessing import AsinhFeatures, SequenceScaler  # noqa: E402
 
 # the fit-time reference: the LSTM alone, as the defaults were before the
 # convolutional branch and the per-series normalization
@@ -135,6 +137,12 @@ def sklstm_input(X):
     return [np.asarray(x).T for x in X] if isinstance(X, list) else X
 
 
+def asinh_first(seed: int, X):
+    layout = "channels_last" if isinstance(X, list) else "channels_first"
+    steps = [step for _, step in sklstm_model(seed, X).steps]
+    return make_pipeline(AsinhFeatures(data_format=layout), *steps)
+
+
 def normalized(seed: int, X):
     from aeon.transformations.collection import Normalizer
 
@@ -177,6 +185,7 @@ def models(with_tuned: bool, params: dict | None = None) -> dict:
             "lstm",
         ),
     }
+    out["sklstm, asinh features"] = (asinh_first, "lstm")
     out["sklstm, z-normalized"] = (normalized, "raw")
     if params is not None:
         out["sklstm, params"] = (lambda s, X: sklstm_model(s, X, **params), "lstm")
