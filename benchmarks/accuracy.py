@@ -22,8 +22,9 @@ over the LSTM alone's (``x LSTM alone``); each seed fits every model in
 turn, so that the machine's drift during a run reaches them alike. Models:
 
 - ``sklstm, no conv``: ``SequenceScaler`` + ``LSTMClassifier(conv_branch=
-  False, series_norm=False)``, the defaults before the convolutional branch
-  and the per-series normalization: the time reference;
+  False, series_norm=False, asinh_view=False)``, the defaults before the
+  convolutional branch, the per-series normalization and the asinh view:
+  the time reference;
 - ``sklstm defaults``: ``SequenceScaler`` + ``LSTMClassifier()``;
 - ``sklstm, no series norm``: the defaults with ``series_norm=False`` (the
   defaults before the per-series normalization);
@@ -31,8 +32,6 @@ turn, so that the machine's drift during a run reaches them alike. Models:
   short sequences too; on long ones it is the defaults again);
 - ``sklstm, no pooling``: ``conv_branch=True, conv_pool_size=1``, the
   plain FCN branch (no pooling between its blocks);
-- ``sklstm, asinh features``: ``AsinhFeatures`` (each feature followed by
-  ``asinh(x / scale)`` of the raw values) + the defaults' pipeline;
 - ``sklstm, z-normalized``: aeon's ``Normalizer`` (each series and channel
   to mean 0 and standard deviation 1; it reads and writes aeon's layout,
   ragged lists too) + ``LSTMClassifier(data_format="channels_first")``;
@@ -69,7 +68,7 @@ from sklearn.pipeline import make_pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sklstm import LSTMClassifier  # noqa: E402
-from sklstm.preprocessing import AsinhFeatures, SequenceScaler  # noqa: E402
+from sklstm.preprocessing import SequenceScaler  # noqa: E402
 
 # the fit-time reference: the LSTM alone, as the defaults were before the
 # convolutional branch and the per-series normalization
@@ -137,12 +136,6 @@ def sklstm_input(X):
     return [np.asarray(x).T for x in X] if isinstance(X, list) else X
 
 
-def asinh_first(seed: int, X):
-    layout = "channels_last" if isinstance(X, list) else "channels_first"
-    steps = [step for _, step in sklstm_model(seed, X).steps]
-    return make_pipeline(AsinhFeatures(data_format=layout), *steps)
-
-
 def normalized(seed: int, X):
     from aeon.transformations.collection import Normalizer
 
@@ -171,7 +164,9 @@ def one_nn(seed: int, X):
 def models(with_tuned: bool, params: dict | None = None) -> dict:
     out = {
         TIME_REFERENCE: (
-            lambda s, X: sklstm_model(s, X, conv_branch=False, series_norm=False),
+            lambda s, X: sklstm_model(
+                s, X, conv_branch=False, series_norm=False, asinh_view=False
+            ),
             "lstm",
         ),
         "sklstm defaults": (lambda s, X: sklstm_model(s, X), "lstm"),
@@ -185,7 +180,6 @@ def models(with_tuned: bool, params: dict | None = None) -> dict:
             "lstm",
         ),
     }
-    out["sklstm, asinh features"] = (asinh_first, "lstm")
     out["sklstm, z-normalized"] = (normalized, "raw")
     if params is not None:
         out["sklstm, params"] = (lambda s, X: sklstm_model(s, X, **params), "lstm")
@@ -280,6 +274,7 @@ def _note(model) -> str:
                 else ""
             )
             + f", series norm {lstm.series_norm_}"
+            + f", asinh view {lstm.asinh_view_}"
             + f", crop {lstm.net_.module_.random_crop:g}"
             + f", batch {lstm.batch_size_}, {lstm.max_epochs_} epochs, "
             f"patch {lstm.patch_size_}"

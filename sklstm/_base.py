@@ -82,6 +82,7 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
             StrOptions({"auto"}),
         ],
         "series_norm": ["boolean", StrOptions({"auto"})],
+        "asinh_view": ["boolean", StrOptions({"auto"})],
         "gate_init": [StrOptions({"default", "forget_bias", "chrono"})],
         "optimizer": [StrOptions(set(_build.OPTIMIZERS)), callable],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -144,6 +145,7 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
         conv_pool_size: int | tuple[int, ...] | str = "auto",
         conv_stride: int | str = "auto",
         series_norm: bool | str = "auto",
+        asinh_view: bool | str = "auto",
         gate_init: str = "forget_bias",
         optimizer: str | type = "adam",
         lr: float = 5e-3,
@@ -196,6 +198,7 @@ class _BaseLSTM(CallbackSupportMixin, SequenceInputMixin, BaseEstimator):
         self.conv_pool_size = conv_pool_size
         self.conv_stride = conv_stride
         self.series_norm = series_norm
+        self.asinh_view = asinh_view
         self.gate_init = gate_init
         self.optimizer = optimizer
         self.lr = lr

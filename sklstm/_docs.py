@@ -226,6 +226,31 @@ series_norm : bool or "auto", default="auto"
     value used is ``series_norm_``; with ``init_from``, ``"auto"`` follows
     the pretrained model, whose layers must read what they learned on.
 
+asinh_view : bool or "auto", default="auto"
+    Each step's features followed by their asinh view inside the network,
+    ``(asinh((x - reference) / scale) - center) / spread`` per feature, so
+    that every part (LSTM, convolutional branch, ``series_norm``) reads
+    ``2 * n_features`` values per step. The inverse hyperbolic sine is
+    linear near the reference and logarithmic beyond it (Burbidge, Magee
+    and Robb, JASA 1988): where series differ in size by decades, it shows
+    the ratios within each series (a baseline of 0.001 under bursts of 5)
+    that any linear scaling flattens. Fitted on the training steps: the
+    reference is the 5th percentile of the values (the zero of data that
+    are sizes, wherever a scaler moved it), the scale the 10th percentile
+    of the series' own standard deviations, the center and spread the
+    view's mean and standard deviation. ``"auto"`` uses it in classifiers
+    whose training series' standard deviations span two decades (90th
+    percentile over 10th of 100 or more, in some feature): of the eleven
+    collections of ``benchmarks/accuracy.py`` only PLAID (1.3e5; 0.867 ->
+    0.901 over 5 seeds, MiniRocket 0.944); BasicMotions spans 19, the others
+    at most 2. Regressors leave it off (Covid3Month, death counts spanning
+    280: test RMSE 0.0435 -> 0.0472; ``benchmarks/conv_regression.py``).
+    Not with token ids; ``"auto"`` leaves it out with
+    ``return_sequences=True`` and ``stateful=True`` too.
+    The value used is ``asinh_view_``; with ``init_from``, ``"auto"``
+    follows the pretrained model, whose layers must read what they learned
+    on.
+
 gate_init : {"forget_bias", "chrono", "default"}, default="forget_bias"
     Initial LSTM gate biases. ``"forget_bias"``: forget-gate bias 1
     (Jozefowicz et al., ICML 2015), so cells keep their state early in
@@ -495,6 +520,10 @@ conv_stride_ : int
 series_norm_ : bool
     Whether the network normalizes each series itself (``series_norm``
     resolved on the training data).
+
+asinh_view_ : bool
+    Whether the network reads each feature's asinh view beside it
+    (``asinh_view`` resolved on the training data).
 
 lstm_steps_ : int
     The longest training sequence in LSTM steps (patches, with patching).

@@ -168,6 +168,7 @@ def _read_data(est, X, y, sample_weight, *, reset: bool, classes):
     sw = check_sample_weight(sample_weight, len(data))
     if reset:  # on the rows that count: a weight of 0 leaves a row out
         est.series_norm_ = _build.resolve_series_norm(est, data, sw)
+        est.asinh_view_ = _build.resolve_asinh_view(est, data, sw)
     if sw is not None:
         data.weight = torch.from_numpy(sw.astype(np.float32))
     data.y = est._target_tensor(targets, sw, reset=reset)
@@ -280,6 +281,8 @@ def new_net(est, plan: FitPlan) -> SequenceNet:
         source = pretrained_source(est.init_from)
         if isinstance(est.series_norm, str):
             est.series_norm_ = _series_norm_like(est, source)
+        if isinstance(est.asinh_view, str):  # the pretrained layers' input
+            est.asinh_view_ = bool(getattr(source.net_.module_, "asinh", False))
     _build.check_memory(
         est,
         est.input_size_,
@@ -300,8 +303,10 @@ def new_net(est, plan: FitPlan) -> SequenceNet:
     )
     with out_of_memory_as("building the network; lower hidden_size or num_layers."):
         net.initialize()
+    train = plan.train
+    if net.module_.asinh:  # first: the statistics are of the viewed rows
+        net.module_.fit_asinh(train.X, train.lengths, train.weight)
     if net.module_.series_norm:
-        train = plan.train
         net.module_.fit_statistics(train.X, train.lengths, train.weight)
     if source is not None:
         load_pretrained(source, net.module_, freeze=bool(est.freeze))
@@ -388,6 +393,14 @@ def _check_same_inputs(module: LSTMNetwork, src: LSTMNetwork) -> None:
     """The pretrained LSTM and branch read what this model's would read:
     with ``series_norm``, the standardized copy goes to the branch when there
     is one, else beside the LSTM's input."""
+    if module.asinh != getattr(src, "asinh", False):
+        raise ValueError(
+            "init_from: the pretrained layers read "
+            + ("each feature beside its asinh view" if src.asinh else "the input")
+            + ", this model's would read "
+            + ("each feature beside its asinh view" if module.asinh else "the input")
+            + f". Set asinh_view={bool(src.asinh)}."
+        )
     mine, theirs = module.lstm_reads_copy, src.lstm_reads_copy
     if mine != theirs:
         reads = {True: "each step beside its standardized copy", False: "the input"}

@@ -53,18 +53,40 @@ def reg_data():
     return X, 3.0 * signal + 10.0
 
 
-def rewrite_meta(path, out, edit):
+def rewrite_meta(path, out, edit, weights_edit=None):
     """Copy the model file ``path`` to ``out`` with ``edit(meta)`` applied to
-    its meta.json (the weights kept): a file as an older sklstm, or an
-    attacker, would have written it."""
+    its meta.json and ``weights_edit(state)`` to the module's state dict
+    (when given): a file as an older sklstm, or an attacker, would have
+    written it."""
+    import io
     import json
     import zipfile
+
+    import torch
 
     with zipfile.ZipFile(path) as archive:
         meta = json.loads(archive.read("meta.json"))
         weights = archive.read("weights.pt")
     edit(meta)
+    if weights_edit is not None:
+        state = torch.load(io.BytesIO(weights))
+        weights_edit(state["module"])
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        weights = buffer.getvalue()
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr("meta.json", json.dumps(meta))
         archive.writestr("weights.pt", weights)
     return out
+
+
+def edited_model_file(est, tmp_path, edit=None, weights_edit=None) -> str:
+    """``est`` saved, then rewritten by :func:`rewrite_meta` with ``edit``
+    (of its metadata) and ``weights_edit`` (of its module's state dict)."""
+    from sklstm import save
+
+    path = save(est, tmp_path / "ok.sklstm")
+    out = rewrite_meta(
+        path, tmp_path / "edited.sklstm", edit or (lambda meta: None), weights_edit
+    )
+    return str(out)

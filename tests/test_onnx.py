@@ -103,6 +103,20 @@ def _case(name):
         )
         est.fit((X * sizes).transpose(0, 2, 1), labels)
         return est, (X_new * sizes[:7]).transpose(0, 2, 1)
+    if name == "clf_asinh_view_channels_first":  # every part reads the view
+        sizes = np.exp(np.random.RandomState(3).uniform(-6, 6, size=(len(X), 1, 1)))
+        est = LSTMClassifier(
+            **FAST,
+            conv_branch=True,
+            conv_filters=(3, 4),
+            conv_kernel_sizes=(3, 2),
+            data_format="channels_first",
+        )
+        est.fit((X * sizes).transpose(0, 2, 1), labels)
+        assert est.asinh_view_ and est.series_norm_  # both "auto"
+        # inputs far past the training range, where the view is bounded
+        far = X_new * sizes[:7] * np.float32(1e30)
+        return est, far.astype(np.float32).transpose(0, 2, 1)
     raise KeyError(name)
 
 
@@ -130,6 +144,7 @@ def _run(path, X):
         "clf_conv_strided",
         "reg_conv_channels_first",
         "clf_series_norm_channels_first",
+        "clf_asinh_view_channels_first",
     ],
 )
 def test_onnx_output_equals_the_estimator(name, tmp_path):

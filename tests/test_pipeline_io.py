@@ -17,7 +17,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from sklstm import LSTMClassifier, LSTMRegressor, load, save
 from sklstm.forecasting import WindowedForecaster
-from sklstm.preprocessing import AsinhFeatures, SequenceScaler, TextSequencer
+from sklstm.preprocessing import SequenceScaler, TextSequencer
 
 sio = pytest.importorskip("skops.io")
 
@@ -360,29 +360,6 @@ def test_a_step_s_parameters_are_validated(pipe_file):
         load(_edit_skops(pipe_file, edit))
 
 
-@pytest.mark.parametrize(
-    "parameter, value", [("scale", -1.0), ("scale", "big"), ("include_input", 2)]
-)
-def test_a_log_view_round_trips_and_its_parameters_are_validated(
-    tmp_path, reg_data, parameter, value
-):
-    X, y = reg_data
-    pipe = make_pipeline(AsinhFeatures(), SequenceScaler(), LSTMRegressor(**FAST))
-    path = save(pipe.fit(X * 1000.0, y), tmp_path / "pipe.sklstm")
-    again = load(path)
-    np.testing.assert_array_equal(again[0].scale_, pipe[0].scale_)
-    np.testing.assert_array_equal(again.predict(X * 1000.0), pipe.predict(X * 1000.0))
-
-    def edit(schema):
-        step = _attributes(schema)["steps"]["content"][0]["content"][1]
-        _attributes(step)[parameter] = _json_node(value)
-
-    with pytest.raises(
-        ValueError, match=rf"steps\[0\]\[1\] \(AsinhFeatures\).*{parameter}"
-    ):
-        load(_edit_skops(path, edit))
-
-
 def _npy(array, **header):
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=True)
@@ -576,19 +553,15 @@ class _Payload:
         ("scaler", "mean_", [1.0], r"mean_ must be a finite float array of shape"),
         ("scaler", "n_steps_seen_", 0, "n_steps_seen_ must be a positive integer"),
         ("text", "vocab_size_", 10**6, "vocab_size_ must be"),
-        ("asinh", "scale_", 0.5, r"scale_ must be a finite, positive float array"),
-        ("asinh", "input_size_", 3, r"n_features_in_ must be 3 \(the input_size_"),
-        ("asinh", "_fitted_on_2d", "yes", "_fitted_on_2d must be a bool"),
     ],
 )
 def test_transformers_with_an_edited_state_are_refused(
     tmp_path, reg_data, step, attribute, value, match
 ):
-    if step in ("scaler", "asinh"):
+    if step == "scaler":
         X, y = reg_data
-        steps = [AsinhFeatures()] if step == "asinh" else []
-        pipe = make_pipeline(*steps, SequenceScaler(), LSTMRegressor(**FAST)).fit(X, y)
-        name = "AsinhFeatures" if step == "asinh" else "SequenceScaler"
+        pipe = make_pipeline(SequenceScaler(), LSTMRegressor(**FAST)).fit(X, y)
+        name = "SequenceScaler"
     else:
         texts = ["good film", "bad film", "very good", "very bad"] * 5
         pipe = make_pipeline(TextSequencer(), LSTMClassifier(**FAST, embedding_dim=3))

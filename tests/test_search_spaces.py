@@ -178,12 +178,13 @@ def test_bad_arguments_raise(kwargs, match):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_series_norm_is_searched_only_when_included(kind):
+@pytest.mark.parametrize("switch", ["series_norm", "asinh_view"])
+def test_switches_reading_the_data_are_searched_only_when_included(kind, switch):
     space = search_space(kind, n_samples=100, n_timesteps=300)
-    assert "series_norm" not in space  # "auto" reads the data; a space cannot
-    space = search_space(kind, n_samples=100, include=["lr", "series_norm"])
-    assert list(space) == ["lr", "series_norm"]
-    values = space["series_norm"]
+    assert switch not in space  # "auto" reads the data; a space cannot
+    space = search_space(kind, n_samples=100, include=["lr", switch])
+    assert list(space) == ["lr", switch]
+    values = space[switch]
     choices = values.categories if kind == "bayes" else values
     assert list(choices) == [False, True]
 

@@ -1,15 +1,12 @@
 """Per-series normalization inside the network, with what else the estimators do."""
 
-import io
-import json
 import warnings
-import zipfile
 
 import joblib
 import numpy as np
 import pytest
 import torch
-from conftest import SETTINGS
+from conftest import SETTINGS, edited_model_file
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
@@ -24,7 +21,9 @@ from sklstm._engine._series import (
 )
 from sklstm.model_selection import GroupingReport
 
-FAST = SETTINGS["fast"]
+# series_norm alone: the asinh view ("auto" on these decade-spanning series)
+# has its own tests (test_asinh_view.py)
+FAST = {**SETTINGS["fast"], "asinh_view": False}
 rng = np.random.RandomState(0)
 # series whose sizes differ by orders of magnitude, as PLAID's do
 SCALES = np.exp(rng.uniform(-4, 4, size=(40, 1, 1)))
@@ -153,13 +152,17 @@ def test_set_params_then_partial_fit_is_checked():
     assert est.series_norm_
 
 
-def test_ragged_predictions_do_not_depend_on_the_batch_or_the_layout():
+@pytest.mark.parametrize("switch", ["series_norm", "asinh_view"])
+def test_ragged_predictions_do_not_depend_on_the_batch_or_the_layout(switch):
+    """What the network computes from each row's real steps (statistics, the
+    asinh view's zero padding) never reads another row's."""
     seqs = [x[: 5 + i % 8] for i, x in enumerate(X)]
-    est = LSTMClassifier(**FAST, series_norm=True).fit(seqs, Y)
+    settings = {**FAST, switch: True}
+    est = LSTMClassifier(**settings).fit(seqs, Y)
     together = est.predict_proba(seqs)
     alone = np.vstack([est.predict_proba([s]) for s in seqs[:6]])
     np.testing.assert_allclose(together[:6], alone, rtol=1e-5, atol=1e-6)
-    first = LSTMClassifier(**FAST, series_norm=True, data_format="channels_first")
+    first = LSTMClassifier(**settings, data_format="channels_first")
     first.fit([s.T for s in seqs], Y)
     np.testing.assert_allclose(
         first.predict_proba([s.T for s in seqs]), together, rtol=1e-5, atol=1e-6
@@ -207,22 +210,9 @@ def test_persistence_round_trip_warm_start_and_old_files(tmp_path):
         assert meta["fitted"].pop("series_norm_") is False
         meta["params"].pop("series_norm")
 
-    old = load(_edited_file(plain, tmp_path, forget))
+    old = load(edited_model_file(plain, tmp_path, forget))
     assert not old.net_.module_.series_norm
     np.testing.assert_array_equal(old.predict(X), plain.predict(X))
-
-
-def _edited_file(est, tmp_path, edit) -> str:
-    """``est`` saved, its metadata changed by ``edit(meta)``, written anew."""
-    path = save(est, tmp_path / "ok.sklstm")
-    with zipfile.ZipFile(path) as archive:
-        meta = json.loads(archive.read("meta.json"))
-        weights = archive.read("weights.pt")
-    edit(meta)
-    with zipfile.ZipFile(tmp_path / "edited.sklstm", "w") as archive:
-        archive.writestr("meta.json", json.dumps(meta))
-        archive.writestr("weights.pt", weights)
-    return str(tmp_path / "edited.sklstm")
 
 
 @pytest.mark.parametrize(
@@ -234,13 +224,17 @@ def _edited_file(est, tmp_path, edit) -> str:
         ("params", "series_norm", "maybe"),
         ("params", "series_norm", 2),
         ("params", "series_norm", [True]),
+        ("fitted", "asinh_view_", "yes"),
+        ("fitted", "asinh_view_", None),
+        ("params", "asinh_view", "maybe"),
+        ("params", "asinh_view", 2),
     ],
 )
 def test_load_refuses_a_tampered_value(tmp_path, part, name, value):
     def edit(meta):
         meta[part][name] = value
 
-    path = _edited_file(LSTMClassifier(**FAST).fit(X, Y), tmp_path, edit)
+    path = edited_model_file(LSTMClassifier(**FAST).fit(X, Y), tmp_path, edit)
     with pytest.raises(ValueError, match=name):
         load(path)
 
@@ -298,18 +292,12 @@ def test_no_gradient_reaches_the_input_through_the_statistics():
 def test_load_refuses_a_zero_spread_of_the_statistics(tmp_path):
     est = LSTMClassifier(**FAST).fit(X, Y)
     assert (est.net_.module_.stats_scale > 0).all()
-    path = save(est, tmp_path / "ok.sklstm")
-    with zipfile.ZipFile(path) as archive:
-        meta = archive.read("meta.json")
-        weights = torch.load(io.BytesIO(archive.read("weights.pt")))
-    weights["module"]["stats_scale"][0] = 0.0
-    buffer = io.BytesIO()
-    torch.save(weights, buffer)
-    with zipfile.ZipFile(tmp_path / "bad.sklstm", "w") as archive:
-        archive.writestr("meta.json", meta)
-        archive.writestr("weights.pt", buffer.getvalue())
+
+    def edit(state):
+        state["stats_scale"][0] = 0.0
+
     with pytest.raises(ValueError, match="stats_scale"):
-        load(tmp_path / "bad.sklstm")
+        load(edited_model_file(est, tmp_path, weights_edit=edit))
 
 
 def test_the_statistics_reach_the_head_on_unit_scale():

@@ -7,12 +7,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from sklstm._engine._asinh import asinh_view, fit_asinh_view
 from sklstm._engine._augment import random_crop
 from sklstm._engine._conv import ConvBranch
 from sklstm._engine._masked import batch_norm_own_steps, step_mask
 from sklstm._engine._patching import patch_torch
 from sklstm._engine._series import MIN_STD, normalize_series, series_statistics
 
+_ASINH_BUFFERS = ("asinh_reference", "asinh_scale", "asinh_center", "asinh_spread")
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "elu": nn.ELU}
 
 
@@ -93,6 +95,11 @@ class LSTMNetwork(nn.Module):
     ``stats_center`` and ``stats_scale`` buffers (:meth:`fit_statistics`),
     join the head's input after the summaries.
 
+    With ``asinh_view`` each step's features are followed by their asinh
+    view (``_asinh.asinh_view``, its reference level, scale, center and
+    spread in buffers set by :meth:`fit_asinh`): every part then reads
+    ``2 * input_size`` features per step.
+
     ``dropout`` drops units between stacked LSTM layers and of the whole
     head input; ``lstm_dropout`` drops units of the LSTM's output alone
     (its summary, or each step's output), before the branch's summary and
@@ -105,7 +112,7 @@ class LSTMNetwork(nn.Module):
 
     # modules pickled before patching moved into the module read unpatched
     patch_size, patch_stride = 1, 1
-    series_norm = lstm_reads_copy = False
+    series_norm = lstm_reads_copy = asinh = False
     lstm_dropout = 0.0
     random_crop = 1.0
 
@@ -135,6 +142,7 @@ class LSTMNetwork(nn.Module):
         series_norm: bool = False,
         lstm_dropout: float = 0.0,
         random_crop: float = 1.0,
+        asinh_view: bool = False,
     ) -> None:
         super().__init__()
         # plain floats, not layers: the state dict keeps its keys
@@ -159,6 +167,11 @@ class LSTMNetwork(nn.Module):
                 f"patch_size={self.patch_size}."
             )
         self.embedding = None
+        self.asinh = bool(asinh_view)
+        if self.asinh and embedding_dim is not None:
+            raise ValueError("the asinh view maps numbers: it reads no token ids.")
+        # what every part reads per step: the input, then its asinh view
+        features = self.input_size * (2 if self.asinh else 1)
         self.series_norm = bool(series_norm)
         if self.series_norm and (return_sequences or embedding_dim is not None):
             raise ValueError(
@@ -169,7 +182,7 @@ class LSTMNetwork(nn.Module):
         # that reads shapes: the convolutional branch, which reads it instead
         # of the input, else the LSTM, which reads it beside the input
         self.lstm_reads_copy = self.series_norm and not conv_filters
-        step_width = self.input_size * (2 if self.lstm_reads_copy else 1)
+        step_width = features * (2 if self.lstm_reads_copy else 1)
         width = step_width * self.patch_size  # values per LSTM step
         if embedding_dim is not None:
             if self.patch_size > 1:
@@ -197,20 +210,30 @@ class LSTMNetwork(nn.Module):
                     "has no per-step output and reads no token ids."
                 )
             self.conv = ConvBranch(
-                self.input_size,
+                features,
                 conv_filters,
                 conv_kernel_sizes,
                 conv_pool_size,
                 conv_stride,
             )
             width += self.conv.out_features
-        if self.series_norm:
-            width += 2 * self.input_size  # each series' mean and log-std
-            # the statistics' own center and spread over the training series
-            # (fit_statistics), so that the head reads them on unit scale
-            self.register_buffer("stats_center", torch.zeros(2 * self.input_size))
-            self.register_buffer("stats_scale", torch.ones(2 * self.input_size))
+        width += self._add_fitted_levels(features)
         self.head = _head(width, output_size, dropout, head_units, head_activation)
+
+    def _add_fitted_levels(self, features: int) -> int:
+        """Register the buffers fitted on the training data (the asinh
+        view's levels, the statistics' center and spread); return the width
+        the statistics add to the head's input."""
+        if self.asinh:  # fit_asinh
+            for name, value in zip(_ASINH_BUFFERS, (0.0, 1.0, 0.0, 1.0), strict=True):
+                self.register_buffer(name, torch.full((self.input_size,), value))
+        if not self.series_norm:
+            return 0
+        # the statistics' own center and spread over the training series
+        # (fit_statistics), so that the head reads them on unit scale
+        self.register_buffer("stats_center", torch.zeros(2 * features))
+        self.register_buffer("stats_scale", torch.ones(2 * features))
+        return 2 * features  # each series' mean and log-std
 
     def set_dropout(self, p: float, lstm_p: float) -> None:
         """Change the dropout rates in place: ``p`` between layers and before
@@ -260,6 +283,8 @@ class LSTMNetwork(nn.Module):
         if self.training and self.random_crop < 1:
             grid = conv.stride if conv is not None else 1
             x, lengths = random_crop(x, lengths, self.random_crop, grid)
+        if self.asinh:
+            x = self._asinh(x, lengths)
         shapes = x  # what the convolutional branch reads
         if self.series_norm:
             shapes, stats = normalize_series(x, lengths)
@@ -290,7 +315,11 @@ class LSTMNetwork(nn.Module):
         and log standard deviations) to their mean and standard deviation
         over the training rows ``x`` (raw steps, ``lengths`` as in
         :meth:`forward`), weighted by ``weight`` (as repeated rows would
-        count); a spread below ``MIN_STD`` counts as 1."""
+        count); a spread below ``MIN_STD`` counts as 1. With the asinh view,
+        fit it first (:meth:`fit_asinh`): the statistics are the viewed
+        rows'."""
+        if self.asinh:
+            x = self._asinh(x, lengths)
         stats = series_statistics(x, lengths)
         w = torch.ones(len(stats), 1, dtype=stats.dtype)
         if weight is not None:
@@ -302,6 +331,25 @@ class LSTMNetwork(nn.Module):
         self.stats_center.copy_(center)
         self.stats_scale.copy_(spread)
 
+    @torch.no_grad()
+    def fit_asinh(
+        self,
+        x: torch.Tensor,
+        lengths: torch.Tensor | None,
+        weight: torch.Tensor | None = None,
+    ) -> None:
+        """Set the asinh view's reference level, scale, center and spread
+        from the training rows ``x`` (raw steps, ``lengths`` as in
+        :meth:`forward`) of positive ``weight``
+        (:func:`~sklstm._engine._asinh.fit_asinh_view`)."""
+        keep = None if weight is None else weight.reshape(-1) > 0
+        fitted = fit_asinh_view(x, lengths, keep)
+        for name, value in zip(_ASINH_BUFFERS, fitted, strict=True):
+            getattr(self, name).copy_(value)
+
+    def _asinh(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        return asinh_view(x, lengths, *(getattr(self, n) for n in _ASINH_BUFFERS))
+
     def forward_stream(
         self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
@@ -311,6 +359,8 @@ class LSTMNetwork(nn.Module):
         ``patch_size`` steps, ``patch_stride == patch_size``) for the streams
         to read as one long sequence would.
         """
+        if self.asinh:
+            x = self._asinh(x, None)
         summary, state = self.encode(x, None, state)
         return self._head(self.norm(summary)), state
 

@@ -100,7 +100,7 @@ def check_fitted(est, path) -> None:
             "an int in [1, 2**20] (files before per-gap pooling), or one such int "
             "per gap between the convolution blocks (none without the branch)",
         )
-    for name in ("conv_branch_", "series_norm_"):
+    for name in ("conv_branch_", "series_norm_", "asinh_view_"):
         if name in attrs:
             need(name, isinstance(attrs[name], (bool, np.bool_)), "a bool")
     if attrs.get("lstm_steps_") is not None:
@@ -173,6 +173,14 @@ def check_history(rows, path) -> list:
     return rows
 
 
+_DIVISORS = {
+    "running_var": 0.0,
+    "stats_scale": MIN_STD,
+    "asinh_scale": MIN_STD,
+    "asinh_spread": MIN_STD,
+}
+
+
 def check_tensors(state, what: str, path) -> dict:
     """``state`` is a ``{name: tensor}`` dict of finite numbers."""
     if not isinstance(state, dict) or not all(
@@ -184,8 +192,9 @@ def check_tensors(state, what: str, path) -> dict:
             raise ValueError(f"{path}: {what} tensor {name} holds NaN or infinity.")
         if tensor.layout is not torch.strided:
             raise ValueError(f"{path}: {what} tensor {name} is not a dense tensor.")
-        # divisors: a batch-norm variance (plus eps), the series statistics' spread
-        low = {"running_var": 0.0, "stats_scale": MIN_STD}.get(name.rsplit(".")[-1])
+        # divisors: a batch-norm variance (plus eps), the series statistics'
+        # spread, the asinh view's scale and spread
+        low = _DIVISORS.get(name.rsplit(".")[-1])
         if low is not None and not bool((tensor >= low).all()):
             raise ValueError(
                 f"{path}: {what} tensor {name} must be at least {low:g} (a divisor)."

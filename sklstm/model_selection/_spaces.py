@@ -23,18 +23,20 @@ DIMENSIONS = (
     "max_epochs",
 )
 # searched only for long sequences: patch_size above AUTO_LONGEST steps,
-# conv_branch from CONV_AUTO_MIN_STEPS; series_norm only when included (its
-# "auto" reads the data, which a space does not see), lstm_dropout only when
+# conv_branch from CONV_AUTO_MIN_STEPS; series_norm and asinh_view only when
+# included (their "auto" reads the data, which a space does not see),
+# lstm_dropout only when
 # included (it matters with the branch, which a space may leave to "auto"),
 # random_crop only when included (its "auto" reads whether lengths differ)
 OPTIONAL_DIMENSIONS = (
     "patch_size",
     "conv_branch",
     "series_norm",
+    "asinh_view",
     "lstm_dropout",
     "random_crop",
 )
-_SWITCHES = ("conv_branch", "series_norm")  # searched as False or True
+_SWITCHES = ("conv_branch", "series_norm", "asinh_view")  # False or True
 _KINDS = ("grid", "random", "bayes")
 _STEPS_PER_SEARCH = 3_000  # optimizer steps a candidate gets at a typical batch size
 _LONG_SEQUENCE = 200  # time steps from which the learning rate is kept lower
@@ -96,7 +98,8 @@ def search_space(
         ``"series_norm"`` (False or True) is returned only when named here:
         its ``"auto"`` default decides from the training series, which the
         space does not see; search it for a classifier when the series'
-        levels and spreads differ. ``"lstm_dropout"`` is returned only when
+        levels and spreads differ; ``"asinh_view"`` likewise, when their
+        sizes span decades. ``"lstm_dropout"`` is returned only when
         named here too: it regularizes the LSTM's summary beside the
         convolutional branch, so search it with the branch on; so is
         ``"random_crop"``, for a classifier of whole series.
@@ -303,6 +306,7 @@ def _ranges(n: int, n_timesteps: int | None) -> dict[str, tuple]:
     return {
         "conv_branch": (False, True),
         "series_norm": (False, True),
+        "asinh_view": (False, True),
         "patch_size": (max(2, patch // 2), max(4, 2 * patch), "log"),
         "hidden_size": (max(4, hidden // 16), hidden, "log"),
         "num_layers": (1, 3 if n >= 10_000 else 2),

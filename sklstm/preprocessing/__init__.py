@@ -1,4 +1,4 @@
-"""Sequence-aware scikit-learn transformers: scaling, a log view, and text.
+"""Sequence-aware scikit-learn transformers: scaling and text.
 
 ``WindowedForecaster`` and ``make_windows`` moved to :mod:`sklstm.forecasting`;
 their old names here still work, resolved on first use so that this package
@@ -7,7 +7,6 @@ imports no estimator.
 
 import importlib
 
-from sklstm.preprocessing._asinh import AsinhFeatures
 from sklstm.preprocessing._scaler import SequenceScaler
 from sklstm.preprocessing._text import TextSequencer
 
@@ -23,4 +22,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["AsinhFeatures", "SequenceScaler", "TextSequencer"]
+__all__ = ["SequenceScaler", "TextSequencer"]

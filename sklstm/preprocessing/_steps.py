@@ -65,16 +65,6 @@ def sequence_steps(est, X, *, reset: bool, data_format: str) -> Steps:
     return Steps(rows, np.full(n, steps), restore)
 
 
-def per_sequence_std(rows: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Each sequence's standard deviation over its steps, per feature:
-    ``(n_sequences, n_features)`` from the rows of :func:`sequence_steps`."""
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    counts = np.asarray(lengths, dtype=np.float64)[:, None]
-    mean = np.add.reduceat(rows, starts, axis=0) / counts
-    centered = rows - np.repeat(mean, lengths, axis=0)
-    return np.sqrt(np.add.reduceat(centered**2, starts, axis=0) / counts)
-
-
 class StepwiseMixin:
     """What sklstm's per-step transformers share: their input path (a
     ``data_format`` parameter), their tags and the first checks of a

@@ -45,6 +45,8 @@ def unsupported(template: LSTMNetwork) -> str | None:
         getattr(template, "conv", None) is not None
     ):  # batch norm: statistics across the batch
         return "the convolutional branch (conv_branch)"
+    if getattr(template, "asinh", False):  # each model's own fitted levels
+        return "the asinh view (asinh_view)"
     if getattr(template, "random_crop", 1.0) < 1:  # each model's own windows
         return "random crops (random_crop < 1)"
     for layer in list(template.head)[1:]:
