@@ -26,7 +26,7 @@ SCALE_PERCENTILE = 10.0
 # the zero of data that are sizes (PLAID after the scaler: 0.901 at the 5th,
 # 0.898 at the median)
 REFERENCE_PERCENTILE = 5.0
-# at most this many training steps per feature enter the reference level
+# about this many training steps per feature enter the reference level
 REFERENCE_SAMPLE = 1 << 22
 # the quotient is bounded here (asinh 42.1), so that inputs far past the
 # training range, where x - reference or the quotient would overflow, and
@@ -82,7 +82,7 @@ def fit_asinh_view(
     features)`` (``keep``: the rows that count, e.g. of positive weight).
 
     The reference is the ``REFERENCE_PERCENTILE`` of the real steps' values
-    (an evenly spaced sample of ``REFERENCE_SAMPLE`` steps on larger data),
+    (of every k-th row, for about ``REFERENCE_SAMPLE`` steps, on larger data),
     the scale :func:`asinh_scale` of the rows' standard deviations, and the
     center and spread the view's mean and standard deviation over the
     sampled steps (a spread below ``MIN_STD`` counts as 1)."""
@@ -94,12 +94,15 @@ def fit_asinh_view(
         lengths = None if lengths is None else lengths[keep]
     _, std = series_moments(x, lengths)
     scale = asinh_scale(std.numpy())
+    # every few rows, so that no copy of the whole training set is made
+    steps = x.shape[1] * len(x) if lengths is None else int(lengths.sum())
+    every = max(1, -(-steps // REFERENCE_SAMPLE))
+    x = x[::every]
     if lengths is None:
         values = x.reshape(-1, x.shape[-1])
     else:
-        values = x[step_mask(lengths, x[..., 0]).bool()]
-    every = max(1, -(-len(values) // REFERENCE_SAMPLE))
-    values = values[::every].double().numpy()
+        values = x[step_mask(lengths[::every], x[..., 0]).bool()]
+    values = values.double().numpy()
     reference = np.percentile(values, REFERENCE_PERCENTILE, axis=0)
     view = np.arcsinh((values - reference) / scale)
     center, spread = view.mean(axis=0), view.std(axis=0)
