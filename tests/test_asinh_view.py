@@ -12,6 +12,7 @@ from sklearn.pipeline import make_pipeline
 
 from sklstm import LSTMClassifier, LSTMRegressor, load, save
 from sklstm._engine._asinh import asinh_view, fit_asinh_view
+from sklstm._engine._build import conv_saved, module_params
 from sklstm._engine._module import LSTMNetwork
 from sklstm.model_selection import GroupingReport
 from sklstm.preprocessing import SequenceScaler
@@ -120,6 +121,9 @@ def test_every_part_reads_the_view():
     assert module.lstm.input_size == 2 * 2 * est.patch_size_
     assert module.conv.blocks[0][1].in_channels == 4
     assert module.head[-1].in_features == 4 + 4 + 2 * 4  # statistics of 4
+    # the memory check counts the first block's wider windows
+    params = module_params(est, 2, 2)
+    assert conv_saved(params, 12) > conv_saved({**params, "asinh_view": False}, 12)
     alone = LSTMNetwork(3, 2, asinh_view=True, series_norm=True)
     assert alone.lstm.input_size == 3 * 2 * 2  # input, view, their copies
 

@@ -745,7 +745,7 @@ def conv_saved(params: dict, steps: int) -> int:
         zip(params["conv_filters"], params["conv_kernel_sizes"], strict=True)
     )
     shapes = block_shapes(
-        params["input_size"],
+        params["input_size"] * (2 if params.get("asinh_view") else 1),  # + view
         layers,
         params["conv_pool_size"],
         steps,
