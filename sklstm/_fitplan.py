@@ -282,7 +282,10 @@ def new_net(est, plan: FitPlan) -> SequenceNet:
         if isinstance(est.series_norm, str):
             est.series_norm_ = _series_norm_like(est, source)
         if isinstance(est.asinh_view, str):  # the pretrained layers' input
-            est.asinh_view_ = bool(getattr(source.net_.module_, "asinh", False))
+            numeric = est.embedding_dim is None  # never ask for what cannot be
+            est.asinh_view_ = numeric and bool(
+                getattr(source.net_.module_, "asinh", False)
+            )
     _build.check_memory(
         est,
         est.input_size_,
@@ -399,7 +402,12 @@ def _check_same_inputs(module: LSTMNetwork, src: LSTMNetwork) -> None:
             + ("each feature beside its asinh view" if src.asinh else "the input")
             + ", this model's would read "
             + ("each feature beside its asinh view" if module.asinh else "the input")
-            + f". Set asinh_view={bool(src.asinh)}."
+            + (
+                f". Set asinh_view={bool(src.asinh)}."
+                if module.embedding is None
+                else ": a model of token ids cannot read the view; pretrain "
+                "without it (asinh_view=False)."
+            )
         )
     mine, theirs = module.lstm_reads_copy, src.lstm_reads_copy
     if mine != theirs:

@@ -75,12 +75,12 @@ def check_rules(est, *, incremental: bool) -> None:
         value = getattr(est, name)
         if not isinstance(value, str) and value:  # np.bool_ too
             _whole_sequences(est, f"{name}=True", what, f"Use {name}=False")
-    if est.embedding_dim is not None and est.asinh_view is not None:
-        if not isinstance(est.asinh_view, str) and est.asinh_view:
-            raise ValueError(
-                "asinh_view=True maps numeric values; token ids (embedding_dim) "
-                "have none. Use asinh_view=False (or 'auto')."
-            )
+    view = est.asinh_view
+    if est.embedding_dim is not None and not isinstance(view, str) and view:
+        raise ValueError(
+            "asinh_view=True maps numeric values; token ids (embedding_dim) "
+            "have none. Use asinh_view=False (or 'auto')."
+        )
     if not isinstance(est.random_crop, str) and est.random_crop < 1:
         _whole_sequences(
             est,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from numbers import Integral
 from typing import NamedTuple
 
 import numpy as np
@@ -181,10 +182,10 @@ def bookkeeping_problem(attrs: dict) -> tuple[str, str] | None:
     input, else the features per step).
     """
     for name in ("input_size_", "n_features_in_"):
-        if not _positive_int(attrs.get(name)):
+        if not is_int(attrs.get(name), 1):
             return name, "a positive integer"
     steps = attrs.get("n_timesteps_in_", "missing")
-    if not (steps is None or _positive_int(steps)):
+    if not (steps is None or is_int(steps, 1)):
         return "n_timesteps_in_", "None or a positive integer"
     on_2d = attrs.get("_fitted_on_2d")
     if not isinstance(on_2d, (bool, np.bool_)):
@@ -198,11 +199,13 @@ def bookkeeping_problem(attrs: dict) -> tuple[str, str] | None:
     return None
 
 
-def _positive_int(value) -> bool:
+def is_int(value, low: int = 0) -> bool:
+    """Whether a restored ``value`` is an integer (not a bool) of at least
+    ``low``."""
     return (
-        isinstance(value, (int, np.integer))
+        isinstance(value, (Integral, np.integer))
         and not isinstance(value, (bool, np.bool_))
-        and value >= 1
+        and value >= low
     )
 
 

@@ -14,6 +14,7 @@ from sklstm import LSTMClassifier, LSTMRegressor, load, save
 from sklstm._engine._asinh import asinh_view, fit_asinh_view
 from sklstm._engine._build import conv_saved, module_params
 from sklstm._engine._module import LSTMNetwork
+from sklstm._engine._series import series_statistics
 from sklstm.model_selection import GroupingReport
 from sklstm.preprocessing import SequenceScaler
 
@@ -76,6 +77,21 @@ def test_fitted_levels_are_the_documented_percentiles():
     assert not torch.equal(
         fit_asinh_view(torch.from_numpy(X), None, keep)[0], _fitted(X)[0]
     )
+
+
+def test_the_statistics_are_of_the_viewed_rows_in_chunks():
+    """series_norm's statistics are fitted on what the network reads, a
+    chunk of rows at a time (here 3 chunks), as if on all rows at once."""
+    gen = torch.Generator().manual_seed(0)
+    sizes = 10.0 ** (torch.rand(2500, 1, 1, generator=gen) * 5 - 3)
+    x = torch.rand(2500, 9, 2, generator=gen) * sizes
+    lengths = torch.randint(1, 10, (2500,), generator=gen)
+    module = LSTMNetwork(2, 2, asinh_view=True, series_norm=True)
+    module.fit_asinh(x, lengths)
+    module.fit_statistics(x, lengths)
+    stats = series_statistics(module._asinh(x, lengths), lengths)
+    torch.testing.assert_close(module.stats_center, stats.mean(dim=0).float())
+    assert module.stats_center.shape == (8,)
 
 
 def test_a_scaler_before_it_changes_nothing():
@@ -229,6 +245,11 @@ def test_init_from_follows_the_source_or_names_the_fix(tmp_path):
         LSTMClassifier(**FAST, init_from=source, asinh_view=False).fit(same, Y)
     path = save(source, tmp_path / "source.sklstm")
     assert LSTMClassifier(**FAST, init_from=str(path)).fit(same, Y).asinh_view_
+    # "auto" never asks a model of token ids for the view: the mismatch is named
+    tokens = LSTMClassifier(**FAST, embedding_dim=4, init_from=source)
+    with pytest.raises(ValueError, match="token ids cannot read the view"):
+        tokens.fit(rng.randint(1, 9, size=(40, 6)), Y)
+    assert not tokens.asinh_view_
 
 
 def test_grid_values_and_the_grouped_fallback():

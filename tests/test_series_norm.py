@@ -337,14 +337,18 @@ def test_auto_under_init_from_never_asks_for_what_cannot_be():
 def test_a_searched_pipeline_with_a_skorch_callback_saves_and_loads(tmp_path):
     """The combination a user builds: a scaler and the classifier in a
     pipeline, searched over series_norm (numpy bools) on two processes with
-    a stock skorch callback, then the best pipeline saved and loaded."""
+    a stock skorch callback, then the best pipeline saved and loaded; the
+    asinh view ("auto", on for these series) rides along."""
     pytest.importorskip("skops")
     from sklearn.pipeline import make_pipeline
     from skorch.callbacks import EpochScoring
 
     from sklstm.preprocessing import SequenceScaler
 
-    clf = LSTMClassifier(**FAST, callbacks=[EpochScoring("accuracy", on_train=True)])
+    clf = LSTMClassifier(
+        **{**FAST, "asinh_view": "auto"},
+        callbacks=[EpochScoring("accuracy", on_train=True)],
+    )
     search = GridSearchCV(
         make_pipeline(SequenceScaler(), clf),
         {"lstmclassifier__series_norm": np.array([False, True])},
@@ -353,7 +357,7 @@ def test_a_searched_pipeline_with_a_skorch_callback_saves_and_loads(tmp_path):
     ).fit(X, Y)
     best = search.best_estimator_
     chosen = bool(search.best_params_["lstmclassifier__series_norm"])
-    assert best[-1].series_norm_ is chosen
+    assert best[-1].series_norm_ is chosen and best[-1].asinh_view_
     assert "accuracy" in best[-1].history_[-1]
     best.set_params(lstmclassifier__callbacks=None)  # objects, not JSON: not saved
     again = load(save(best, tmp_path / "pipe.sklstm"))
@@ -362,5 +366,5 @@ def test_a_searched_pipeline_with_a_skorch_callback_saves_and_loads(tmp_path):
     # and the normalization itself survives the same trip
     best.set_params(lstmclassifier__series_norm=True).fit(X, Y)
     again = load(save(best, tmp_path / "on.sklstm"))
-    assert again[-1].net_.module_.series_norm
+    assert again[-1].net_.module_.series_norm and again[-1].net_.module_.asinh
     np.testing.assert_array_equal(again.predict_proba(X), best.predict_proba(X))

@@ -34,13 +34,13 @@ REFERENCE_SAMPLE = 1 << 22
 _BOUND = 1e18
 
 
-def asinh_scale(std: np.ndarray, floor: float = MIN_STD) -> np.ndarray:
+def asinh_scale(std: np.ndarray) -> np.ndarray:
     """Per feature, ``SCALE_PERCENTILE`` of the standard deviations ``std``
-    ``(n_series, n_features)`` of the series that vary (above ``floor``); 1
-    for a feature no series varies in."""
+    ``(n_series, n_features)`` of the series that vary (above ``MIN_STD``);
+    1 for a feature no series varies in."""
     scale = np.ones(std.shape[1])
     for j in range(std.shape[1]):
-        varying = std[:, j][std[:, j] > floor]
+        varying = std[:, j][std[:, j] > MIN_STD]
         if len(varying):
             scale[j] = np.percentile(varying, SCALE_PERCENTILE)
     return scale

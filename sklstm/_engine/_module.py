@@ -318,7 +318,7 @@ class LSTMNetwork(nn.Module):
         count); a spread below ``MIN_STD`` counts as 1. With the asinh view,
         fit it first (:meth:`fit_asinh`): the statistics are the viewed
         rows'."""
-        stats = self._read_statistics(x, lengths)
+        stats = series_statistics(x, lengths, read=self._asinh if self.asinh else None)
         w = torch.ones(len(stats), 1, dtype=stats.dtype)
         if weight is not None:
             w = weight.to(stats).reshape(-1, 1)
@@ -328,20 +328,6 @@ class LSTMNetwork(nn.Module):
         spread = torch.where(spread > MIN_STD, spread, torch.ones_like(spread))
         self.stats_center.copy_(center)
         self.stats_scale.copy_(spread)
-
-    def _read_statistics(
-        self, x: torch.Tensor, lengths: torch.Tensor | None, rows: int = 1024
-    ) -> torch.Tensor:
-        """``series_statistics`` of what the network reads from ``x``: with
-        the asinh view, ``rows`` rows at a time, as the viewed rows are twice
-        as wide as the input."""
-        if not self.asinh:
-            return series_statistics(x, lengths)
-        parts = []
-        for i in range(0, len(x), rows):
-            real = None if lengths is None else lengths[i : i + rows]
-            parts.append(series_statistics(self._asinh(x[i : i + rows], real), real))
-        return torch.cat(parts)
 
     @torch.no_grad()
     def fit_asinh(

@@ -13,6 +13,8 @@ and scale still count where they carry the class.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from sklstm._engine._masked import step_mask
@@ -50,25 +52,33 @@ def normalize_series(
 
 @torch.no_grad()
 def series_moments(
-    x: torch.Tensor, lengths: torch.Tensor | None = None, rows: int = 1024
+    x: torch.Tensor,
+    lengths: torch.Tensor | None = None,
+    rows: int = 1024,
+    read: Callable | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Each row's mean and standard deviation (floored at ``MIN_STD``) per
     feature over its real steps: two float64 ``(batch, features)`` tensors,
     computed ``rows`` rows at a time, so that the float64 copies stay small
-    whatever the data's size."""
-    parts = [
-        _moments(x[i : i + rows], None if lengths is None else lengths[i : i + rows])
-        for i in range(0, len(x), rows)
-    ]
+    whatever the data's size. ``read(x, lengths)``: what is measured of each
+    chunk (default: the chunk itself), e.g. the rows with their asinh view."""
+    parts = []
+    for i in range(0, len(x), rows):
+        chunk, real = (
+            x[i : i + rows],
+            None if lengths is None else lengths[i : i + rows],
+        )
+        parts.append(_moments(chunk if read is None else read(chunk, real), real))
     return torch.cat([p[0] for p in parts]), torch.cat([p[2] for p in parts])
 
 
 def series_statistics(
-    x: torch.Tensor, lengths: torch.Tensor | None = None
+    x: torch.Tensor, lengths: torch.Tensor | None = None, read: Callable | None = None
 ) -> torch.Tensor:
     """Each row's mean as ``sign(mean) * log(1 + |mean|)``, then the log of
-    its standard deviation, per feature: float64 ``(batch, 2 * features)``."""
-    return _statistics(*series_moments(x, lengths))
+    its standard deviation, per feature: float64 ``(batch, 2 * features)``
+    (``read`` as for :func:`series_moments`)."""
+    return _statistics(*series_moments(x, lengths, read=read))
 
 
 def _moments(x: torch.Tensor, lengths: torch.Tensor | None):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
@@ -18,7 +18,7 @@ import torch
 from sklstm._engine import _build
 from sklstm._engine._module import LSTMNetwork
 from sklstm._engine._series import MIN_STD
-from sklstm._validation import MAX_VOCAB, bookkeeping_problem
+from sklstm._validation import MAX_VOCAB, bookkeeping_problem, is_int
 
 # parameters that make sklstm read or write files: not restored from a file
 # unless the caller says so
@@ -45,16 +45,8 @@ def check_device_name(device) -> None:
         )
 
 
-def _int(value, low: int = 0) -> bool:
-    return (
-        isinstance(value, (Integral, np.integer))
-        and not isinstance(value, (bool, np.bool_))
-        and value >= low
-    )
-
-
 def _pools_fit(est, pools, branch) -> bool:
-    if _int(pools, 1):
+    if is_int(pools, 1):
         return pools <= _build.MAX_POOL
     if not isinstance(pools, tuple):
         return False
@@ -92,7 +84,9 @@ def check_fitted(est, path) -> None:
         need(problem[0], False, problem[1])
     for name in ("patch_size_", "patch_stride_", "conv_stride_"):
         if name in attrs:
-            need(name, _int(attrs[name], 1) and attrs[name] <= 2**20, "a positive int")
+            need(
+                name, is_int(attrs[name], 1) and attrs[name] <= 2**20, "a positive int"
+            )
     if "conv_pool_size_" in attrs:
         need(
             "conv_pool_size_",
@@ -104,10 +98,10 @@ def check_fitted(est, path) -> None:
         if name in attrs:
             need(name, isinstance(attrs[name], (bool, np.bool_)), "a bool")
     if attrs.get("lstm_steps_") is not None:
-        need("lstm_steps_", _int(attrs["lstm_steps_"], 1), "a positive integer")
+        need("lstm_steps_", is_int(attrs["lstm_steps_"], 1), "a positive integer")
     if est.embedding_dim is not None:
         vocab = attrs.get("vocab_size_")
-        need("vocab_size_", _int(vocab, 2) and vocab <= MAX_VOCAB, "an id count")
+        need("vocab_size_", is_int(vocab, 2) and vocab <= MAX_VOCAB, "an id count")
     names = attrs.get("feature_names_in_")
     if names is not None:
         need(
@@ -130,7 +124,7 @@ def check_fitted(est, path) -> None:
         )
     else:
         k = attrs.get("n_outputs_")
-        need("n_outputs_", _int(k, 1) and k <= 2**20, "a positive integer")
+        need("n_outputs_", is_int(k, 1) and k <= 2**20, "a positive integer")
         need("y_mean_", _floats(attrs.get("y_mean_"), (k,)), f"{k} finite floats")
         scale = attrs.get("y_scale_")
         need(
@@ -139,7 +133,7 @@ def check_fitted(est, path) -> None:
             f"{k} finite positive floats",
         )
         ndim = attrs.get("_target_ndim")
-        need("_target_ndim", _int(ndim, 1) and ndim <= 3, "1, 2 or 3")
+        need("_target_ndim", is_int(ndim, 1) and ndim <= 3, "1, 2 or 3")
 
 
 def _number(value) -> bool:
@@ -296,7 +290,7 @@ def check_optimizer_state(saved, optimizer: torch.optim.Optimizer, path):
                 raise ValueError(
                     f"{path}: optimizer setting {key}={value!r} is not a finite number."
                 )
-        if not all(_int(i) for i in group["params"]):
+        if not all(is_int(i) for i in group["params"]):
             raise ValueError(f"{path}: the optimizer state names its parameters badly.")
         params.update(zip(group["params"], current["params"], strict=True))
     for index, entry in state.items():

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from sklstm._data import is_sequence_list
 from sklstm._sklearn_private import (
     StrOptions,
     _fit_context,
     _handle_zeros_in_scale,
     _is_constant_feature,
 )
-from sklstm._validation import LAYOUTS
+from sklstm._validation import (
+    LAYOUTS,
+    bookkeeping_problem,
+    check_sequences,
+    is_int,
+)
 from sklstm.io._registry import register_plain
-from sklstm.preprocessing._steps import StepwiseMixin
 
 
 @register_plain
-class SequenceScaler(
-    StepwiseMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
-):
+class SequenceScaler(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Scale each feature with statistics pooled over samples and time steps.
 
     A feature's mean and spread are computed over every time step of every
@@ -123,7 +128,7 @@ class SequenceScaler(
         self : SequenceScaler
             The fitted scaler.
         """
-        steps = self._steps(X, reset=True).rows
+        steps, _ = self._steps(X, reset=True)
         for name in ("mean_", "var_", "data_min_", "data_max_"):
             self.__dict__.pop(name, None)  # a refit with another method
         if self.method == "standard":
@@ -158,15 +163,14 @@ class SequenceScaler(
             ``input_size_``, a non-finite value or a scale that is not
             positive.
         """
-        n = self._restored_input_size()
-        if n is None:
-            return
+        if not any(k.endswith("_") and not k.startswith("_") for k in vars(self)):
+            return  # an unfitted template (a meta-estimator's parameter)
+        problem = bookkeeping_problem(self.__dict__)
+        if problem is not None:
+            raise ValueError(f"{problem[0]} must be {problem[1]}.")
+        n = self.input_size_
         steps = self.__dict__.get("n_steps_seen_")
-        if (
-            isinstance(steps, bool)
-            or not isinstance(steps, (int, np.integer))
-            or steps < 1
-        ):
+        if not is_int(steps, 1):
             raise ValueError(
                 f"n_steps_seen_ must be a positive integer, got {steps!r}."
             )
@@ -211,8 +215,8 @@ class SequenceScaler(
             list of arrays with the same lengths.
         """
         check_is_fitted(self)
-        steps = self._steps(X, reset=False)
-        return self._wrap(steps.restore((steps.rows - self.center_) / self.scale_))
+        steps, restore = self._steps(X, reset=False)
+        return self._wrap(restore((steps - self.center_) / self.scale_))
 
     def fit_transform(self, X, y=None, **fit_params):
         """Fit to ``X``, then scale it (see :meth:`fit` and :meth:`transform`)."""
@@ -294,5 +298,41 @@ class SequenceScaler(
             Float64, in the form of ``X``.
         """
         check_is_fitted(self)
-        steps = self._steps(X, reset=False)
-        return steps.restore(steps.rows * self.scale_ + self.center_)
+        steps, restore = self._steps(X, reset=False)
+        return restore(steps * self.scale_ + self.center_)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+    # ------------------------------------------------------------------ input
+    def _steps(self, X, *, reset: bool) -> tuple[np.ndarray, Callable]:
+        """All time steps as rows ``(n_steps, input_size_)``, plus a function
+        that puts rows of that shape back into the form of ``X``."""
+        as_list = is_sequence_list(X)
+        values, lengths, width = check_sequences(
+            self, X, reset=reset, as_list=as_list, data_format=self.data_format
+        )
+        first = self.data_format == "channels_first"
+        if as_list:
+            one_d = values.ndim == 2
+            mask = np.arange(values.shape[1]) < lengths[:, None]
+            steps = values.reshape(len(values), values.shape[1], width)[mask]
+            cuts = np.cumsum(lengths)[:-1]
+
+            def restore(rows):
+                parts = np.split(rows, cuts)
+                if one_d:
+                    return [p[:, 0] for p in parts]
+                return [p.T for p in parts] if first else parts
+
+            return steps, restore
+        shape = values.shape
+        steps = values.reshape(-1, width)
+
+        def restore(rows):
+            out = rows.reshape(shape)
+            return np.swapaxes(out, 1, 2) if first and out.ndim == 3 else out
+
+        return steps.astype(np.float64, copy=False), restore
